@@ -1,0 +1,478 @@
+"""Adversarial attacks (foolbox 3) and the spectra of their perturbations.
+
+``ATTACKS`` maps a short name to a frozen, JSON-serialisable :class:`AttackSpec`;
+:func:`run_attack` runs one of them on a batch and returns the perturbations
+``delta = x_adv - x`` as an :class:`xarray.Dataset`.
+
+Registered attacks
+------------------
+============  =====  ====================================  ==============
+name          norm   foolbox class                         kind
+============  =====  ====================================  ==============
+``pgd-linf``  linf   ``LinfPGD``                           fixed epsilon
+``pgd-l2``    l2     ``L2PGD``                             fixed epsilon
+``pgd-l1``    l1     ``L1PGD``                             fixed epsilon
+``bb-linf``   linf   ``LinfinityBrendelBethgeAttack``      minimisation
+``bb-l2``     l2     ``L2BrendelBethgeAttack``             minimisation
+============  =====  ====================================  ==============
+
+Conventions (also in DESIGN.md)
+-------------------------------
+* **Preprocessing happens exactly once**, inside foolbox:
+  ``foolbox.PyTorchModel(model.eval(), bounds, preprocessing=dict(mean, std, axis=-3))``
+  feeds ``(x - mean) / std`` to ``model``. The torch model must therefore *not*
+  normalise its inputs itself; ``x``, ``delta``, ``bounds`` and ``epsilons`` all
+  live in the raw ``[0, 1]`` pixel space.
+* Only samples that the (foolbox-wrapped) model classifies correctly are
+  attacked (``clean_correct``); the others count as failures.
+* Brendel–Bethge attacks start from an adversarial point: the PGD attack of the
+  same norm is run first at ``start_epsilon`` (default: the diameter of the
+  input box, ``hi - lo`` for L∞ and ``(hi - lo)·sqrt(C·H·W)`` for L2, so the
+  start is unconstrained); only samples whose start is adversarial are passed
+  to the BB attack (foolbox asserts that every start is adversarial); the
+  others are recorded as failures with ``attacked = False``.
+* For every epsilon the perturbation is foolbox's *clipped* perturbation
+  (``attack(...)[1]``): PGD is already inside the ε-ball; a minimisation attack's
+  perturbation is rescaled to norm ε if it is larger. ``success`` is foolbox's
+  verdict on that clipped input; ``delta`` and the norms are NaN where it failed.
+  A minimisation attack accepts ``epsilon = inf`` (unbounded: foolbox's ``None``).
+* ``success_rate = success.sum("sample") / clean_correct.sum()``: the fraction of
+  correctly classified samples that the attack flips.
+* Randomness (PGD's random start draws from torch's global RNG) is seeded with
+  ``torch.manual_seed(seed)`` inside :func:`torch.random.fork_rng`, so the
+  caller's RNG state is untouched and the same ``seed`` and ``batch_size`` give
+  bit-identical perturbations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import xarray as xr
+
+from freqkit.registry import Registry
+
+__all__ = [
+    "ATTACKS",
+    "AttackSpec",
+    "build_foolbox_attack",
+    "foolbox_model",
+    "perturbation_spectra",
+    "run_attack",
+]
+
+Norm = Literal["linf", "l2", "l1"]
+_NORMS: tuple[str, ...] = ("linf", "l2", "l1")
+_KINDS: tuple[str, ...] = ("fixed-epsilon", "minimisation")
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """Serialisable description of one foolbox attack.
+
+    Parameters
+    ----------
+    name : str
+        Registry name, e.g. ``"pgd-linf"``.
+    norm : {"linf", "l2", "l1"}
+        Threat model; the norm in which ``epsilon`` is measured.
+    foolbox_class : str
+        Attribute of :mod:`foolbox.attacks` implementing the attack.
+    kind : {"fixed-epsilon", "minimisation"}
+        Fixed-epsilon attacks (PGD) run once per epsilon; minimisation attacks
+        (Brendel–Bethge) run once and their perturbation is clipped per epsilon.
+    steps : int
+        Iterations of the attack.
+    rel_stepsize : float or None
+        PGD step size relative to epsilon (foolbox ``rel_stepsize``).
+    random_start : bool
+        PGD random start inside the epsilon ball.
+    lr : float or None
+        Brendel–Bethge trust-region learning rate (foolbox ``lr``).
+    binary_search_steps : int or None
+        Brendel–Bethge binary-search steps towards the boundary.
+    start_attack : str or None
+        Registry name of the fixed-epsilon attack that produces the adversarial
+        starting points of a minimisation attack.
+    start_epsilon : float or None
+        Epsilon of ``start_attack``; ``None`` means the diameter of the input box.
+
+    Examples
+    --------
+    >>> spec = ATTACKS.get("pgd-linf")
+    >>> spec.norm, spec.kind, spec.steps
+    ('linf', 'fixed-epsilon', 40)
+    >>> json.loads(dataclasses.replace(spec, steps=10).to_json())["steps"]
+    10
+    """
+
+    name: str
+    norm: Norm
+    foolbox_class: str
+    kind: Literal["fixed-epsilon", "minimisation"]
+    steps: int
+    rel_stepsize: float | None = None
+    random_start: bool = True
+    lr: float | None = None
+    binary_search_steps: int | None = None
+    start_attack: str | None = None
+    start_epsilon: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.norm not in _NORMS:
+            raise ValueError(f"norm={self.norm!r} is not allowed; use one of {_NORMS}")
+        if self.kind not in _KINDS:
+            raise ValueError(f"kind={self.kind!r} is not allowed; use one of {_KINDS}")
+        if not isinstance(self.steps, int) or self.steps < 1:
+            raise ValueError(f"steps={self.steps!r} must be a positive integer")
+        if self.kind == "minimisation" and self.start_attack is None:
+            raise ValueError(f"minimisation attack {self.name!r} needs a start_attack")
+        if self.start_epsilon is not None and not self.start_epsilon > 0:
+            raise ValueError(f"start_epsilon={self.start_epsilon!r} must be > 0 or None")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (JSON-compatible)."""
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+ATTACKS: Registry[AttackSpec] = Registry("attack")
+
+for _spec in (
+    AttackSpec("pgd-linf", "linf", "LinfPGD", "fixed-epsilon", steps=40, rel_stepsize=0.01 / 0.3),
+    AttackSpec("pgd-l2", "l2", "L2PGD", "fixed-epsilon", steps=50, rel_stepsize=0.025),
+    AttackSpec("pgd-l1", "l1", "L1PGD", "fixed-epsilon", steps=50, rel_stepsize=0.025),
+    AttackSpec(
+        "bb-linf", "linf", "LinfinityBrendelBethgeAttack", "minimisation", steps=200,
+        lr=1e-3, binary_search_steps=10, start_attack="pgd-linf",
+    ),
+    AttackSpec(
+        "bb-l2", "l2", "L2BrendelBethgeAttack", "minimisation", steps=200,
+        lr=1e-3, binary_search_steps=10, start_attack="pgd-l2",
+    ),
+):
+    ATTACKS.register(_spec.name)(_spec)
+del _spec
+
+
+def build_foolbox_attack(spec: AttackSpec) -> Any:
+    """Instantiate the foolbox attack described by ``spec``.
+
+    Examples
+    --------
+    >>> type(build_foolbox_attack(ATTACKS.get("pgd-l2"))).__name__
+    'L2ProjectedGradientDescentAttack'
+    """
+    import foolbox
+
+    cls = getattr(foolbox.attacks, spec.foolbox_class, None)
+    if cls is None:
+        raise ValueError(
+            f"foolbox_class={spec.foolbox_class!r} is not in foolbox.attacks "
+            f"(foolbox {foolbox.__version__})"
+        )
+    if spec.kind == "fixed-epsilon":
+        kwargs: dict[str, Any] = {"steps": spec.steps, "random_start": spec.random_start}
+        if spec.rel_stepsize is not None:
+            kwargs["rel_stepsize"] = spec.rel_stepsize
+        return cls(**kwargs)
+    kwargs = {"steps": spec.steps}
+    if spec.lr is not None:
+        kwargs["lr"] = spec.lr
+    if spec.binary_search_steps is not None:
+        kwargs["binary_search_steps"] = spec.binary_search_steps
+    return cls(**kwargs)
+
+
+def _check_preprocessing(preprocessing: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if preprocessing is None:
+        return None
+    allowed = {"mean", "std", "axis", "flip_axis"}
+    unknown = set(preprocessing) - allowed
+    if unknown:
+        raise ValueError(
+            f"preprocessing has unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}"
+        )
+    return dict(preprocessing)
+
+
+def foolbox_model(
+    model: torch.nn.Module,
+    *,
+    bounds: tuple[float, float] = (0.0, 1.0),
+    preprocessing: Mapping[str, Any] | None = None,
+) -> Any:
+    """Wrap ``model`` (switched to eval mode) as a ``foolbox.PyTorchModel``.
+
+    ``preprocessing`` (foolbox's ``dict(mean=..., std=..., axis=-3)``) is applied
+    here only; ``model`` must not normalise again.
+
+    Examples
+    --------
+    >>> fmodel = foolbox_model(torch.nn.Flatten(), preprocessing=dict(mean=[0.5], std=[0.25], axis=-3))
+    >>> fmodel(torch.ones(1, 1, 1, 2)).tolist()
+    [[2.0, 2.0]]
+    """
+    import foolbox
+
+    lo, hi = _check_bounds(bounds)
+    return foolbox.PyTorchModel(
+        model.eval(), bounds=(lo, hi), preprocessing=_check_preprocessing(preprocessing)
+    )
+
+
+def _check_bounds(bounds: Sequence[float]) -> tuple[float, float]:
+    if len(bounds) != 2 or not float(bounds[0]) < float(bounds[1]):
+        raise ValueError(f"bounds={bounds!r} must be (lo, hi) with lo < hi")
+    return float(bounds[0]), float(bounds[1])
+
+
+def _check_epsilons(epsilons: float | Sequence[float], spec: AttackSpec) -> list[float]:
+    eps = [float(e) for e in np.atleast_1d(np.asarray(epsilons, dtype=float))]
+    if not eps:
+        raise ValueError("epsilons is empty; give at least one epsilon > 0")
+    for e in eps:
+        if not e > 0 or math.isnan(e):
+            raise ValueError(f"epsilons contains {e!r}; every epsilon must be > 0")
+        if math.isinf(e) and spec.kind == "fixed-epsilon":
+            raise ValueError(
+                f"epsilons contains inf, which only minimisation attacks allow "
+                f"({spec.name!r} is fixed-epsilon)"
+            )
+    if len(set(eps)) != len(eps):
+        raise ValueError(f"epsilons={eps!r} contains duplicates")
+    return eps
+
+
+def _lp_norms(delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    flat = delta.flatten(start_dim=-3)
+    return flat.abs().sum(-1), flat.pow(2).sum(-1).sqrt(), flat.abs().amax(-1)
+
+
+def _attack_batch(
+    fmodel: Any,
+    spec: AttackSpec,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epsilons: list[float],
+    bounds: tuple[float, float],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Attack one batch of correctly classified inputs.
+
+    Returns ``(clipped_adv (K, B, C, H, W), success (K, B), attacked (B,))``.
+    """
+    attack = build_foolbox_attack(spec)
+    if spec.kind == "fixed-epsilon":
+        _, clipped, success = attack(fmodel, x, y, epsilons=epsilons)
+        return torch.stack(clipped), success, torch.ones_like(y, dtype=torch.bool)
+
+    start_spec = ATTACKS.get(spec.start_attack)  # type: ignore[arg-type]
+    lo, hi = bounds
+    start_epsilon = spec.start_epsilon
+    if start_epsilon is None:
+        dim = x[0].numel()
+        start_epsilon = {"linf": hi - lo, "l2": (hi - lo) * math.sqrt(dim), "l1": (hi - lo) * dim}[
+            start_spec.norm
+        ]
+    _, start, start_success = build_foolbox_attack(start_spec)(
+        fmodel, x, y, epsilons=start_epsilon
+    )
+    attacked = start_success.bool()
+    clipped_all = x.unsqueeze(0).repeat(len(epsilons), *([1] * x.ndim))
+    success_all = torch.zeros(len(epsilons), len(x), dtype=torch.bool, device=x.device)
+    if attacked.any():
+        fb_eps = [None if math.isinf(e) else e for e in epsilons]
+        _, clipped, success = attack(
+            fmodel, x[attacked], y[attacked], epsilons=fb_eps, starting_points=start[attacked]
+        )
+        clipped_all[:, attacked] = torch.stack(clipped)
+        success_all[:, attacked] = success
+    return clipped_all, success_all, attacked
+
+
+def run_attack(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    attack: str | AttackSpec,
+    epsilons: float | Sequence[float],
+    *,
+    bounds: tuple[float, float] = (0.0, 1.0),
+    preprocessing: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    batch_size: int | None = None,
+) -> xr.Dataset:
+    """Attack the correctly classified samples of ``(x, y)`` and collect ``delta``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Classifier returning logits; put in eval mode. Must *not* normalise its
+        input if ``preprocessing`` is given (foolbox does it, once).
+    x : Tensor, shape (N, C, H, W)
+        Inputs inside ``bounds``.
+    y : Tensor, shape (N,)
+        Integer labels.
+    attack : str or AttackSpec
+        A name in :data:`ATTACKS` or a (modified) spec, e.g.
+        ``dataclasses.replace(ATTACKS.get("bb-l2"), steps=50)``.
+    epsilons : float or sequence of float
+        Perturbation budgets (> 0, in the attack's norm, raw pixel units);
+        ``inf`` allowed for minimisation attacks.
+    bounds : (float, float)
+        Input box.
+    preprocessing : dict, optional
+        foolbox preprocessing ``dict(mean=..., std=..., axis=-3)``.
+    seed : int
+        Seeds torch's RNG (PGD random start) in a forked RNG context.
+    batch_size : int, optional
+        Samples per foolbox call; default all at once.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``delta (epsilon, sample, channel, row, col)`` (NaN where failed),
+        ``success``, ``norm_l1``, ``norm_l2``, ``norm_linf`` ``(epsilon, sample)``,
+        ``success_rate (epsilon)``, ``clean_correct``, ``attacked``, ``label``
+        ``(sample)``; attrs ``attack``, ``norm``, ``attack_config`` (JSON),
+        ``clean_accuracy``.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    >>> x = torch.rand(6, 1, 2, 2)
+    >>> y = model(x).argmax(1)
+    >>> ds = run_attack(model, x, y, "pgd-linf", [0.01, 1.0])
+    >>> float(ds.clean_accuracy), ds.delta.dims
+    (1.0, ('epsilon', 'sample', 'channel', 'row', 'col'))
+    >>> bool((ds.norm_linf <= ds.epsilon + 1e-6).where(ds.success, True).all())
+    True
+    """
+    import foolbox
+
+    spec = ATTACKS.get(attack) if isinstance(attack, str) else attack
+    if not isinstance(spec, AttackSpec):
+        raise ValueError(f"attack={attack!r} must be a registered name or an AttackSpec")
+    eps = _check_epsilons(epsilons, spec)
+    lo, hi = _check_bounds(bounds)
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        raise ValueError(f"x must be a (N, C, H, W) tensor, got {getattr(x, 'shape', type(x))}")
+    if not isinstance(y, torch.Tensor) or y.shape != x.shape[:1]:
+        raise ValueError(f"y must be a ({len(x)},) tensor, got {getattr(y, 'shape', type(y))}")
+    if x.numel() and (x.min() < lo or x.max() > hi):
+        raise ValueError(
+            f"x has values in [{x.min().item()}, {x.max().item()}] outside bounds={bounds!r}"
+        )
+    n = len(x)
+    if batch_size is None:
+        batch_size = max(n, 1)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be a positive integer or None")
+    preprocessing = _check_preprocessing(preprocessing)
+
+    fmodel = foolbox_model(model, bounds=(lo, hi), preprocessing=preprocessing)
+    x = x.detach().float()
+    y = y.detach().long()
+
+    k = len(eps)
+    clean_correct = torch.zeros(n, dtype=torch.bool)
+    attacked = torch.zeros(n, dtype=torch.bool)
+    success = torch.zeros(k, n, dtype=torch.bool)
+    delta = torch.full((k, *x.shape), float("nan"), dtype=torch.float32)
+    n_correct_fb = 0.0
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for start in range(0, n, batch_size):
+            sl = slice(start, start + batch_size)
+            xb, yb = x[sl], y[sl]
+            # foolbox.utils.accuracy is the fraction of argmax(fmodel(x)) == y
+            n_correct_fb += foolbox.utils.accuracy(fmodel, xb, yb) * len(xb)
+            with torch.no_grad():
+                correct_b = (fmodel(xb).argmax(-1) == yb).cpu()
+            clean_correct[sl] = correct_b
+            if not correct_b.any():
+                continue
+            idx = torch.nonzero(correct_b).squeeze(1) + start
+            adv, succ, att = _attack_batch(fmodel, spec, x[idx], y[idx], eps, (lo, hi))
+            succ, att = succ.cpu().bool(), att.cpu().bool()
+            d = (adv.detach().cpu() - x[idx].cpu()).float()
+            d[~succ] = float("nan")
+            delta[:, idx] = d
+            success[:, idx] = succ
+            attacked[idx] = att
+
+    l1, l2, linf = _lp_norms(delta)  # NaN propagates to failed samples
+    n_correct = int(clean_correct.sum())
+    if abs(n_correct_fb - n_correct) > 1e-6 * max(n, 1):  # pragma: no cover
+        raise RuntimeError("foolbox accuracy disagrees with the per-sample mask")
+    rate = success.sum(1).double() / n_correct if n_correct else torch.full((k,), float("nan"))
+    config = {
+        "attack": spec.to_dict(),
+        "epsilons": eps,
+        "bounds": [lo, hi],
+        "preprocessing": _jsonable(preprocessing),
+        "seed": seed,
+        "batch_size": batch_size,
+    }
+    c, h, w = x.shape[1:]
+    ed, sd = ("epsilon",), ("epsilon", "sample")
+    return xr.Dataset(
+        data_vars={
+            "delta": (("epsilon", "sample", "channel", "row", "col"), delta.numpy()),
+            "success": (sd, success.numpy()),
+            "norm_l1": (sd, l1.numpy()),
+            "norm_l2": (sd, l2.numpy()),
+            "norm_linf": (sd, linf.numpy()),
+            "success_rate": (ed, rate.numpy()),
+            "clean_correct": (("sample",), clean_correct.numpy()),
+            "attacked": (("sample",), attacked.numpy()),
+            "label": (("sample",), y.cpu().numpy()),
+        },
+        coords={
+            "epsilon": np.asarray(eps, dtype=float),
+            "sample": np.arange(n),
+            "channel": np.arange(c),
+            "row": np.arange(h),
+            "col": np.arange(w),
+        },
+        attrs={
+            "attack": spec.name,
+            "norm": spec.norm,
+            "attack_config": json.dumps(config, sort_keys=True),
+            "clean_accuracy": n_correct / n if n else float("nan"),
+        },
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return np.asarray(value.tolist() if isinstance(value, torch.Tensor) else value).tolist()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def perturbation_spectra(ds: xr.Dataset, ks: Sequence[int] = (3, 5, 7)) -> xr.Dataset:
+    """Add spectral statistics of the perturbations in ``ds`` (from :func:`run_attack`).
+
+    Adds ``f50 (epsilon, sample)`` (half-power frequency, cycles/pixel),
+    ``kappa_high (k, epsilon, sample)`` and ``mean_delta_power
+    (epsilon, fy, fx)``, the centred power spectrum of the perturbation averaged
+    over successful samples. Channels are combined by summing power; NaN where
+    the attack failed.
+    """
+    raise NotImplementedError  # filled in once freqkit.spectra lands
