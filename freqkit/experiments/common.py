@@ -1,0 +1,535 @@
+"""The shared experiment: train one model, take its predictor β, attack it, measure spectra.
+
+Every chapter that compares architectures runs the same pipeline per grid point:
+
+1. load a dataset subset (cached per process, :func:`load_splits`), optionally
+   zero-padded to ``pad_to`` pixels;
+2. build a model with :func:`freqkit.models.create_model` and train it with
+   :func:`freqkit.train.train_model`;
+3. compute the end-to-end predictor β (:func:`freqkit.predictor.end_to_end_predictor`:
+   exact product of the layer matrices for linear networks, mean input gradient
+   over ``n_beta`` test images for ReLU networks);
+4. attack the first ``n_attack`` correctly classified test images with
+   :func:`freqkit.attacks.run_attack`;
+5. measure with :mod:`freqkit.spectra` the half-power frequency f50, κ_high(k)
+   and the ℓ1/ℓ2 norms (spatial and Fourier) of β and of the perturbations δ.
+
+:func:`run_model_experiment` returns the result of one run as a small
+:class:`xarray.Dataset` with length-1 grid dims (model, dataset, depth,
+nonlinearity, kernel_size, seed) so that the runs of a sweep combine by
+coordinates (:func:`freqkit.sweep.combine_runs`).
+
+Conventions
+-----------
+- β̂ power spectrum: ``|DFT_ortho(β)|²`` summed over classes and channels.
+- δ̂ power spectrum: ``|DFT_ortho(δ)|²`` summed over channels and averaged over
+  the successful perturbations at each ε (failed attacks are NaN in
+  ``run_attack`` and are excluded).
+- Norms of δ (the paper's figure 2c,d) are those of the **averaged
+  perturbation** ``δ̄ = mean over successful samples of δ`` at each ε
+  (``delta_avg_*``); the mean over samples of the per-sample norms is stored
+  too (``delta_*_mean``) because at a fixed ℓ2 budget the per-sample ‖δ‖₂ is
+  ε for almost every sample and only the averaged perturbation carries the
+  model-dependent structure the figure shows.
+- With the orthonormal DFT, ‖β̂‖₂ = ‖β‖₂ (Parseval): the paper's ℓ2 panels of β
+  and β̂ are the same quantity up to a constant factor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from freqkit.train import TrainConfig
+
+__all__ = [
+    "GRID_DIMS",
+    "NONLINEARITIES",
+    "RunConfig",
+    "beta_metrics",
+    "delta_metrics",
+    "load_splits",
+    "pad_images",
+    "run_model_experiment",
+]
+
+#: Grid dimensions of every run's dataset, in this order.
+GRID_DIMS: tuple[str, ...] = ("model", "dataset", "depth", "nonlinearity", "kernel_size", "seed")
+#: Allowed ``RunConfig.nonlinearity`` values.
+NONLINEARITIES: tuple[str, ...] = ("linear", "relu")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One grid point of a chapter sweep (JSON-serialisable, hashable).
+
+    Parameters
+    ----------
+    dataset : str
+        Name in :data:`freqkit.data.DATASETS` (e.g. ``"fashion-mnist"``).
+    grayscale : bool
+        Convert colour datasets to one channel.
+    n_train, n_val, n_test : int or None
+        Subset sizes (None = the loader's default / full split).
+    data_seed : int
+        Seed of the subset selection (kept separate from ``seed`` so that all
+        model seeds see the same data).
+    model : str
+        Name in :data:`freqkit.models.MODELS` (``"fc"``, ``"fkc"``, ``"lkc"``, ``"lc"``).
+    depth : int
+        Number of hidden layers (≥ 1).
+    nonlinearity : {"linear", "relu"}
+    channels : int or None
+        Hidden channels of convolutional / locally connected models.
+    kernel_size : int or None
+        Kernel size (None for FC, and for FKC = the image size).
+    seed : int
+        Seed of the model initialisation, training and attack. The training
+        seed ``train.seed`` is replaced by this seed at run time.
+    train : freqkit.train.TrainConfig
+    attack : str
+        Name in :data:`freqkit.attacks.ATTACKS` (e.g. ``"pgd-l2"``).
+    epsilons : tuple of float
+        Attack budgets (in the attack's norm, images in [0, 1]).
+    n_attack : int
+        Number of correctly classified test images to attack.
+    kappa_k : int
+        ``k`` of κ_high(k): fraction of power outside DFT indices ``|m| <= k/2``.
+    pad_to : int or None
+        Zero-pad images (centred) to ``pad_to × pad_to`` before training.
+    n_beta : int
+        Test images over which the input gradient is averaged for non-linear
+        models (ignored for linear models, whose β is exact).
+
+    Examples
+    --------
+    >>> cfg = RunConfig(dataset="fashion-mnist", model="fkc", depth=2, epsilons=(0.5, 1.0))
+    >>> cfg.grid_values()["kernel_size"], cfg.grid_values()["depth"]
+    (0, 2)
+    >>> json.loads(cfg.to_json())["epsilons"]
+    [0.5, 1.0]
+    >>> RunConfig(nonlinearity="tanh")
+    Traceback (most recent call last):
+    ...
+    ValueError: nonlinearity='tanh' is not allowed; use one of ('linear', 'relu')
+    """
+
+    dataset: str = "fashion-mnist"
+    grayscale: bool = False
+    n_train: int | None = None
+    n_val: int | None = None
+    n_test: int | None = None
+    data_seed: int = 0
+    model: str = "fc"
+    depth: int = 1
+    nonlinearity: str = "linear"
+    channels: int | None = None
+    kernel_size: int | None = None
+    seed: int = 0
+    train: TrainConfig = field(default_factory=TrainConfig)
+    attack: str = "pgd-l2"
+    epsilons: tuple[float, ...] = (1.0,)
+    n_attack: int = 100
+    kappa_k: int = 15
+    pad_to: int | None = None
+    n_beta: int = 512
+
+    def __post_init__(self) -> None:
+        if self.nonlinearity not in NONLINEARITIES:
+            raise ValueError(
+                f"nonlinearity={self.nonlinearity!r} is not allowed; use one of {NONLINEARITIES}"
+            )
+        if not isinstance(self.depth, int) or self.depth < 1:
+            raise ValueError(f"depth={self.depth!r} is not allowed; use an int >= 1")
+        eps = tuple(float(e) for e in self.epsilons)
+        if not eps or any(not np.isfinite(e) or e <= 0 for e in eps):
+            raise ValueError(
+                f"epsilons={self.epsilons!r} is not allowed; use a non-empty tuple of "
+                "finite positive budgets"
+            )
+        object.__setattr__(self, "epsilons", eps)
+        for name in ("n_attack", "kappa_k", "n_beta"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} is not allowed; use an int >= 1")
+        for name in ("n_train", "n_val", "n_test", "pad_to", "channels", "kernel_size"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name}={value!r} is not allowed; use None or an int >= 1")
+        if not isinstance(self.train, TrainConfig):
+            raise ValueError(
+                f"train={self.train!r} is not allowed; use a freqkit.train.TrainConfig"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (the ``train`` config as a dict, tuples as lists)."""
+        return json.loads(self.to_json())
+
+    def to_json(self) -> str:
+        """Stable JSON (sorted keys) of the whole config."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, default=list)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        """Inverse of :meth:`to_dict`.
+
+        Examples
+        --------
+        >>> cfg = RunConfig(model="lkc", kernel_size=3, epsilons=(0.25,))
+        >>> RunConfig.from_dict(cfg.to_dict()) == cfg
+        True
+        """
+        data = dict(data)
+        train = data.pop("train", None)
+        if isinstance(train, Mapping):
+            fields = {f.name for f in dataclasses.fields(TrainConfig)}
+            train = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v)
+                                   for k, v in train.items() if k in fields})
+        kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
+        if train is not None:
+            kwargs["train"] = train
+        return cls(**kwargs)
+
+    def grid_values(self) -> dict[str, Any]:
+        """The run's coordinates along :data:`GRID_DIMS` (``kernel_size`` None -> 0)."""
+        return {
+            "model": self.model,
+            "dataset": self.dataset,
+            "depth": int(self.depth),
+            "nonlinearity": self.nonlinearity,
+            "kernel_size": int(self.kernel_size or 0),
+            "seed": int(self.seed),
+        }
+
+
+# --------------------------------------------------------------------------- #
+# data
+# --------------------------------------------------------------------------- #
+def pad_images(x: torch.Tensor, size: int | None) -> torch.Tensor:
+    """Zero-pad ``(..., H, W)`` images to ``size × size``, centred (extra pixel after).
+
+    Examples
+    --------
+    >>> pad_images(torch.ones(1, 1, 28, 28), 32).shape
+    torch.Size([1, 1, 32, 32])
+    >>> pad_images(torch.ones(1, 1, 28, 28), 32)[0, 0, 2:30, 2:30].sum().item()
+    784.0
+    >>> pad_images(torch.ones(2, 2), 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: pad_to=1 is smaller than the images (2, 2); use pad_to >= 2
+    """
+    if size is None:
+        return x
+    h, w = x.shape[-2:]
+    if size < max(h, w):
+        raise ValueError(
+            f"pad_to={size} is smaller than the images ({h}, {w}); use pad_to >= {max(h, w)}"
+        )
+    top, left = (size - h) // 2, (size - w) // 2
+    return torch.nn.functional.pad(x, (left, size - w - left, top, size - h - top))
+
+
+@functools.lru_cache(maxsize=4)
+def load_splits(
+    dataset: str,
+    grayscale: bool,
+    n_train: int | None,
+    n_val: int | None,
+    n_test: int | None,
+    data_seed: int,
+    pad_to: int | None = None,
+) -> Any:
+    """Load (and cache per process) a dataset subset, zero-padded to ``pad_to``.
+
+    Returns the :class:`freqkit.data.DatasetSplits` of
+    :func:`freqkit.data.get_dataset` with padded tensors and ``image_shape``.
+    """
+    from freqkit import data
+
+    splits = data.get_dataset(
+        dataset, grayscale=grayscale, n_train=n_train, n_val=n_val, n_test=n_test,
+        seed=data_seed,
+    )
+    if pad_to is None:
+        return splits
+
+    def padded(part: Any) -> Any:
+        return dataclasses.replace(part, x=pad_images(part.x, pad_to))
+
+    return dataclasses.replace(
+        splits,
+        train=padded(splits.train), val=padded(splits.val), test=padded(splits.test),
+        image_shape=(int(splits.image_shape[0]), pad_to, pad_to),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# spectral metrics (pure)
+# --------------------------------------------------------------------------- #
+def _norms(x: np.ndarray, axis: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """ℓ1/ℓ2 norms of ``x`` and of its orthonormal 2-D DFT, reduced over ``axis``.
+
+    ``axis`` must contain the last two axes (the DFT is over them).
+    """
+    xhat = np.fft.fft2(x, norm="ortho")
+    return {
+        "l1": np.abs(x).sum(axis=axis),
+        "l2": np.sqrt((x**2).sum(axis=axis)),
+        "l1_hat": np.abs(xhat).sum(axis=axis),
+        "l2_hat": np.sqrt((np.abs(xhat) ** 2).sum(axis=axis)),
+    }
+
+
+def beta_metrics(beta: np.ndarray, kappa_k: int) -> dict[str, Any]:
+    """Spectral metrics of a predictor β of shape ``(num_classes, C, H, W)``.
+
+    Returns ``beta_power`` (H, W) (centred power summed over classes and
+    channels), ``beta_f50``, ``beta_kappa_high`` and the norms ``beta_l1``,
+    ``beta_l2``, ``beta_l1_hat``, ``beta_l2_hat`` of the whole tensor.
+
+    Examples
+    --------
+    >>> beta = np.zeros((2, 1, 8, 8)); beta[:, 0, 0, 0] = 1.0    # a delta: flat spectrum
+    >>> m = beta_metrics(beta, kappa_k=4)
+    >>> round(float(m["beta_l1_hat"]), 6), round(float(m["beta_l2"]), 6)
+    (16.0, 1.414214)
+    >>> 0.3 < m["beta_f50"] < 0.45
+    True
+    """
+    from freqkit import spectra
+
+    beta = np.asarray(beta, dtype=np.float64)
+    if beta.ndim != 4:
+        raise ValueError(f"beta has shape {beta.shape}; expected (num_classes, C, H, W)")
+    power = np.asarray(spectra.power_spectrum(beta, combine_channels=True)).sum(axis=0)
+    norms = _norms(beta, axis=(0, 1, 2, 3))
+    return {
+        "beta_power": power,
+        "beta_f50": float(spectra.half_power_frequency(power)),
+        "beta_kappa_high": float(spectra.kappa_high(power, kappa_k)),
+        **{f"beta_{k}": float(v) for k, v in norms.items()},
+    }
+
+
+def delta_metrics(delta: np.ndarray, kappa_k: int) -> dict[str, Any]:
+    """Spectral metrics of perturbations ``delta`` of shape ``(epsilon, sample, C, H, W)``.
+
+    NaN entries (failed attacks) are excluded sample-wise. Per ε it returns
+    ``delta_power`` (ε, H, W) (mean over successful samples of the channel-summed
+    power), ``delta_f50``, ``delta_kappa_high``, the norms of the averaged
+    perturbation ``delta_avg_{l1,l2,l1_hat,l2_hat}`` and the mean per-sample
+    norms ``delta_{l1,l2,l1_hat,l2_hat}_mean``; all NaN where no attack succeeded.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> d = rng.normal(size=(2, 3, 1, 8, 8)); d[1, 0] = np.nan
+    >>> m = delta_metrics(d, kappa_k=4)
+    >>> m["delta_power"].shape, m["n_success"].tolist()
+    ((2, 8, 8), [3, 2])
+    >>> bool(np.all((m["delta_f50"] > 0) & (m["delta_f50"] < 0.71)))
+    True
+    """
+    from freqkit import spectra
+
+    delta = np.asarray(delta, dtype=np.float64)
+    if delta.ndim != 5:
+        raise ValueError(f"delta has shape {delta.shape}; expected (epsilon, sample, C, H, W)")
+    n_eps, _, _, h, w = delta.shape
+    ok = ~np.isnan(delta).any(axis=(2, 3, 4))  # (epsilon, sample)
+    n_success = ok.sum(axis=1)
+    filled = np.where(ok[:, :, None, None, None], delta, 0.0)
+    power = np.asarray(spectra.power_spectrum(filled, combine_channels=True))  # (e, s, H, W)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denom = n_success[:, None, None].astype(np.float64)
+        mean_power = power.sum(axis=1) / np.where(denom > 0, denom, np.nan)
+        mean_delta = filled.sum(axis=1) / np.where(denom > 0, denom, np.nan)[..., None]
+    f50 = np.full(n_eps, np.nan)
+    kappa = np.full(n_eps, np.nan)
+    for i in np.flatnonzero(n_success > 0):  # loop over the few ε values only
+        f50[i] = float(spectra.half_power_frequency(mean_power[i]))
+        kappa[i] = float(spectra.kappa_high(mean_power[i], kappa_k))
+    avg = _norms(np.nan_to_num(mean_delta), axis=(1, 2, 3))
+    per_sample = _norms(filled, axis=(2, 3, 4))  # (e, s)
+    out: dict[str, Any] = {
+        "n_success": n_success.astype(np.int64),
+        "delta_power": mean_power if n_eps else np.zeros((0, h, w)),
+        "delta_f50": f50,
+        "delta_kappa_high": kappa,
+    }
+    for k, v in avg.items():
+        out[f"delta_avg_{k}"] = np.where(n_success > 0, v, np.nan)
+    for k, v in per_sample.items():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"delta_{k}_mean"] = np.where(
+                n_success > 0, (v * ok).sum(axis=1) / np.maximum(n_success, 1), np.nan
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# the run
+# --------------------------------------------------------------------------- #
+_UNITS_LONG_NAMES: dict[str, tuple[str, str]] = {
+    "test_accuracy": ("1", "test accuracy"),
+    "val_accuracy": ("1", "validation accuracy (best epoch)"),
+    "best_epoch": ("1", "epoch with the best validation accuracy"),
+    "lr": ("1", "learning rate of the final (kept) training attempt"),
+    "n_lr_tries": ("1", "number of learning rates tried (retries after failed training)"),
+    "failed": ("1", "1 if training stayed at chance level after all retries"),
+    "train_seconds": ("s", "wall time of training"),
+    "attack_seconds": ("s", "wall time of the attack"),
+    "n_attacked": ("1", "number of correctly classified test images attacked"),
+    "clean_accuracy": ("1", "accuracy on the first n_test test images (before attack)"),
+    "beta_f50": ("cycles/pixel", "half-power frequency f50 of beta-hat"),
+    "beta_kappa_high": ("1", "kappa_high(k) of beta-hat: power fraction outside |m| <= k/2"),
+    "beta_l1": ("1", "l1 norm of beta"),
+    "beta_l2": ("1", "l2 norm of beta"),
+    "beta_l1_hat": ("1", "l1 norm of beta-hat (orthonormal DFT)"),
+    "beta_l2_hat": ("1", "l2 norm of beta-hat (orthonormal DFT; equals l2 of beta)"),
+    "beta_power": ("1", "power spectrum of beta summed over classes and channels (centred)"),
+    "attack_success": ("1", "attack success rate on correctly classified images"),
+    "n_success": ("1", "number of successful perturbations"),
+    "delta_f50": ("cycles/pixel", "half-power frequency f50 of delta-hat (mean power)"),
+    "delta_kappa_high": ("1", "kappa_high(k) of delta-hat (mean power)"),
+    "delta_power": ("1", "mean power spectrum of successful perturbations (centred)"),
+}
+for _k, _name in (("l1", "l1 norm"), ("l2", "l2 norm"), ("l1_hat", "l1 norm of DFT"),
+                  ("l2_hat", "l2 norm of DFT")):
+    _UNITS_LONG_NAMES[f"delta_avg_{_k}"] = ("1", f"{_name} of the averaged perturbation")
+    _UNITS_LONG_NAMES[f"delta_{_k}_mean"] = ("1", f"mean over samples of the per-sample {_name}")
+
+
+def _first_correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   n: int, batch_size: int = 512) -> tuple[torch.Tensor, float]:
+    """Indices of the first ``n`` correctly classified images, and the accuracy on all."""
+    with torch.no_grad():
+        pred = torch.cat([model(x[i:i + batch_size]).argmax(dim=1)
+                          for i in range(0, len(x), batch_size)])
+    correct = pred == y
+    return torch.nonzero(correct).flatten()[:n], float(correct.float().mean())
+
+
+def _device_string() -> str:
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def run_model_experiment(cfg: RunConfig, *, progress: bool = False) -> xr.Dataset:
+    """Train, attack and measure one model; return its one-run results dataset.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+    progress : bool
+        Show the training progress bar.
+
+    Returns
+    -------
+    xarray.Dataset
+        Scalar variables (accuracies, training bookkeeping, β metrics) with
+        length-1 dims :data:`GRID_DIMS`; per-ε variables with an extra
+        ``epsilon`` dim; ``beta_power`` (…, freq_row, freq_col) and
+        ``delta_power`` (…, epsilon, freq_row, freq_col) with frequency
+        coordinates in cycles/pixel. Attributes: :func:`freqkit.results.provenance`
+        of ``cfg`` (dataset source and checksum, device) plus ``kappa_k``.
+    """
+    from freqkit import attacks, models, predictor, results, sweep, train
+
+    splits = load_splits(cfg.dataset, cfg.grayscale, cfg.n_train, cfg.n_val, cfg.n_test,
+                         cfg.data_seed, cfg.pad_to)
+    image_shape = tuple(int(s) for s in splits.image_shape)
+
+    def model_factory(*_: Any, **__: Any) -> torch.nn.Module:
+        return models.create_model(
+            cfg.model, input_shape=image_shape, num_classes=splits.num_classes,
+            depth=cfg.depth, nonlinearity=cfg.nonlinearity, channels=cfg.channels,
+            kernel_size=cfg.kernel_size, seed=cfg.seed,
+        )
+
+    torch.manual_seed(cfg.seed)
+    train_cfg = dataclasses.replace(cfg.train, seed=cfg.seed)
+    t0 = time.perf_counter()
+    trained = train.train_model(model_factory, splits, train_cfg, progress=progress)
+    train_seconds = time.perf_counter() - t0
+    model = trained.model.eval()
+
+    x_test, y_test = splits.test.x, splits.test.y
+    if cfg.nonlinearity == "linear":
+        beta = predictor.end_to_end_predictor(model)
+    else:
+        beta = predictor.end_to_end_predictor(model, x_test[: cfg.n_beta])
+    beta_np = beta.detach().cpu().double().numpy()
+    record: dict[str, Any] = beta_metrics(beta_np, cfg.kappa_k)
+
+    idx, clean_acc = _first_correct(model, x_test, y_test, cfg.n_attack)
+    t0 = time.perf_counter()
+    if len(idx) > 0:
+        adv = attacks.run_attack(model, x_test[idx], y_test[idx], cfg.attack,
+                                 list(cfg.epsilons), seed=cfg.seed)
+        delta = np.asarray(adv["delta"].transpose("epsilon", "sample", "channel", "row", "col"),
+                           dtype=np.float64)
+    else:  # nothing classified correctly: no perturbation to measure
+        delta = np.full((len(cfg.epsilons), 1, *image_shape), np.nan)
+    attack_seconds = time.perf_counter() - t0
+    dm = delta_metrics(delta, cfg.kappa_k)
+    n_attacked = int(len(idx))
+    record.update(dm)
+    record["attack_success"] = (dm["n_success"] / n_attacked if n_attacked
+                                else np.full(len(cfg.epsilons), np.nan))
+    lrs = [float(v) for v in getattr(trained, "lrs_tried", [])]
+    record.update({
+        "test_accuracy": float(trained.test_accuracy),
+        "val_accuracy": float(trained.val_accuracy),
+        "best_epoch": int(trained.best_epoch),
+        "lr": lrs[-1] if lrs else float(train_cfg.lr),
+        "n_lr_tries": len(lrs),
+        "failed": int(bool(trained.failed)),
+        "train_seconds": train_seconds,
+        "attack_seconds": attack_seconds,
+        "n_attacked": n_attacked,
+        "clean_accuracy": clean_acc,
+    })
+
+    h, w = record["beta_power"].shape
+    freq_row = np.fft.fftshift(np.fft.fftfreq(h))
+    freq_col = np.fft.fftshift(np.fft.fftfreq(w))
+    data_vars = {}
+    for name, value in record.items():
+        value = np.asarray(value)
+        if name == "beta_power":
+            dims: tuple[str, ...] = ("freq_row", "freq_col")
+        elif name == "delta_power":
+            dims = ("epsilon", "freq_row", "freq_col")
+        elif value.ndim == 1:
+            dims = ("epsilon",)
+        else:
+            dims = ()
+        units, long_name = _UNITS_LONG_NAMES.get(name, ("1", name))
+        data_vars[name] = xr.Variable(dims, value, {"units": units, "long_name": long_name})
+    ds = xr.Dataset(
+        data_vars,
+        coords={
+            "epsilon": ("epsilon", np.asarray(cfg.epsilons, dtype=np.float64),
+                        {"units": "1", "long_name": f"{cfg.attack} attack budget"}),
+            "freq_row": ("freq_row", freq_row, {"units": "cycles/pixel"}),
+            "freq_col": ("freq_col", freq_col, {"units": "cycles/pixel"}),
+        },
+    )
+    ds = sweep.expand_run_dims(ds, cfg.grid_values())
+    ds.attrs.update(results.provenance(
+        cfg, dataset_source=splits.source, dataset_checksum=splits.checksum,
+        device=_device_string(),
+    ))
+    ds.attrs["kappa_k"] = int(cfg.kappa_k)
+    ds.attrs["lrs_tried"] = json.dumps(lrs)
+    return ds
