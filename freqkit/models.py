@@ -1,0 +1,580 @@
+"""The four parameterisations of Caro et al. 2024: FC, FKC, LKC and LC.
+
+Every model is ``L`` hidden layers (``depth``), each followed by the
+nonlinearity (identity for ``"linear"``, ReLU for ``"relu"``), then a linear
+readout ``Linear(channels·H·W -> num_classes)``.  Every hidden layer maps
+``(N, c_in, H, W) -> (N, c_out, H, W)`` (the size is preserved), so the flattened
+index of an activation is ``(channel, row, col)`` in C order everywhere, and each
+hidden layer can return its matrix with :meth:`dense_matrix`.
+
+Parameterisations (``D = H·W``, ``c`` = ``channels``, ``k`` = ``kernel_size``)
+
+``fc``
+    Fully connected ``d × d`` with ``d = C·H·W``; the output is reshaped to
+    ``(C, H, W)``.  ``channels`` is fixed to ``C``.
+``fkc``
+    Full-kernel circular convolution: ``k = H`` (the kernel covers the whole
+    image), scaled by ``1/√D`` as in Gunasekar et al. 2018,
+    ``y[o, i, j] = D^{-1/2} Σ_{c,a,b} w[o, c, a, b] · x[c, (i+a-p) mod H, (j+b-p) mod W]``.
+    With the orthonormal DFT this makes the layer diagonal with entries
+    ``conj(ŵ)`` (no extra factors), which is the reading we adopt.
+``lkc``
+    Local-kernel circular convolution, same formula with ``k <= H`` and no
+    scaling.
+``lc``
+    Locally connected: the receptive field of ``lkc`` (circular) but an
+    independent kernel at every output position, weight shape
+    ``(H, W, c_out, c_in, k, k)``; ``D·c_out·c_in·k²`` weights.
+
+Padding: all three local layers are cross-correlations (PyTorch ``conv2d``
+semantics) on the circularly padded input with ``p = k // 2`` rows/cols before
+and ``k - 1 - k // 2`` after, i.e. kernel tap ``(k//2, k//2)`` sits on the
+output pixel.  For odd ``k`` this is exactly ``nn.Conv2d(padding="same",
+padding_mode="circular")``; for even ``k`` PyTorch pads ``k//2 - 1`` before, so
+its output is ours shifted by one pixel towards the origin in each axis.
+
+Defaults and initialisation
+
+* ``channels=None`` means ``C`` (the input channels) for every
+  parameterisation, so all four models have the same hidden width
+  ``d = C·H·W`` and differ only in the structure of the ``d × d`` map.
+* ``kernel_size=None`` means ``H`` for ``fkc`` and ``3`` for ``lkc``/``lc``; it
+  must be ``None`` for ``fc``.
+* Every weight and bias is drawn ``U(-1/√fan_in, 1/√fan_in)`` -- PyTorch's
+  default for ``Linear``/``Conv2d`` -- where ``fan_in`` is the fan-in of the
+  *effective* linear map: ``d`` (fc), ``c_in·k²`` (lkc, lc), ``c_in·D`` (fkc, so
+  the raw FKC weight, which is multiplied by ``1/√D``, is ``U(±1/√c_in)``).
+  Hence each entry of the layer matrix has the same variance ``1/(3·fan_in)``
+  in all four parameterisations.  Parameters are drawn in a fixed order from a
+  ``torch.Generator`` seeded with ``seed`` (the global RNG when ``seed=None``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from freqkit.registry import Registry
+
+__all__ = [
+    "FFT_KERNEL_THRESHOLD",
+    "MODELS",
+    "NONLINEARITIES",
+    "CircularConv",
+    "FreqkitModel",
+    "FullyConnected",
+    "LocallyConnected",
+    "ModelConfig",
+    "circular_conv2d",
+    "circular_pad",
+    "create_model",
+]
+
+#: ``circular_conv2d(method="auto")`` uses the FFT when ``kernel_size >= FFT_KERNEL_THRESHOLD``.
+#: Set from ``bench/conv.py`` (see DESIGN.md for the measured table).
+FFT_KERNEL_THRESHOLD = 7
+
+NONLINEARITIES = ("linear", "relu")
+
+MODELS: Registry = Registry("model")
+
+ConvMethod = Literal["auto", "fft", "direct"]
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+def _pad_before_after(k: int) -> tuple[int, int]:
+    return k // 2, k - 1 - k // 2
+
+
+def circular_pad(x: Tensor, kernel_size: int) -> Tensor:
+    """Circularly pad the last two axes by ``k//2`` before and ``k-1-k//2`` after.
+
+    Examples
+    --------
+    >>> circular_pad(torch.arange(4.0).reshape(1, 1, 2, 2), 2).shape
+    torch.Size([1, 1, 3, 3])
+    """
+    before, after = _pad_before_after(kernel_size)
+    return F.pad(x, (before, after, before, after), mode="circular")
+
+
+def _check_conv_args(x: Tensor, weight: Tensor) -> tuple[int, int]:
+    if x.ndim != 4:
+        raise ValueError(f"x must have shape (N, C, H, W); got shape {tuple(x.shape)}")
+    if weight.ndim != 4 or weight.shape[-1] != weight.shape[-2]:
+        raise ValueError(
+            f"weight must have shape (C_out, C_in, k, k); got shape {tuple(weight.shape)}"
+        )
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"weight has {weight.shape[1]} input channels but x has {x.shape[1]} channels"
+        )
+    k = weight.shape[-1]
+    h, w = x.shape[-2:]
+    if k > min(h, w):
+        raise ValueError(f"kernel_size={k} is larger than the image {h}x{w}; allowed: k <= {min(h, w)}")
+    return h, w
+
+
+def circular_conv2d(x: Tensor, weight: Tensor, *, method: ConvMethod = "auto") -> Tensor:
+    """Circular, size-preserving 2-D cross-correlation (no bias, no scaling).
+
+    ``y[n, o, i, j] = Σ_{c,a,b} weight[o, c, a, b] · x[n, c, (i+a-p) mod H, (j+b-p) mod W]``
+    with ``p = k // 2``.
+
+    Parameters
+    ----------
+    x : Tensor
+        ``(N, C_in, H, W)``.
+    weight : Tensor
+        ``(C_out, C_in, k, k)`` with ``k <= min(H, W)``.
+    method : {"auto", "fft", "direct"}
+        ``"direct"``: circular ``F.pad`` + ``F.conv2d``.  ``"fft"``: the kernel is
+        zero-padded to ``H × W`` (rolled so that tap ``(p, p)`` sits at the
+        origin), then ``irfft2(rfft2(x) · conj(rfft2(kernel)))`` with an einsum
+        over input channels.  ``"auto"``: FFT iff ``k >= FFT_KERNEL_THRESHOLD``.
+
+    Returns
+    -------
+    Tensor
+        ``(N, C_out, H, W)``.
+
+    Examples
+    --------
+    >>> x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
+    >>> w = torch.randn(4, 3, 5, 5, dtype=torch.float64)
+    >>> y = circular_conv2d(x, w, method="fft")
+    >>> y.shape
+    torch.Size([2, 4, 8, 8])
+    >>> torch.allclose(y, circular_conv2d(x, w, method="direct"))
+    True
+    """
+    h, w = _check_conv_args(x, weight)
+    k = weight.shape[-1]
+    if method == "auto":
+        method = "fft" if k >= FFT_KERNEL_THRESHOLD else "direct"
+    if method == "direct":
+        return F.conv2d(circular_pad(x, k), weight)
+    if method == "fft":
+        p = k // 2
+        kernel = F.pad(weight, (0, w - k, 0, h - k))
+        kernel = torch.roll(kernel, shifts=(-p, -p), dims=(-2, -1))
+        x_hat = torch.fft.rfft2(x)
+        k_hat = torch.fft.rfft2(kernel).conj()
+        y_hat = torch.einsum("nchw,ochw->nohw", x_hat, k_hat)
+        return torch.fft.irfft2(y_hat, s=(h, w))
+    raise ValueError(f"method={method!r} is not allowed; allowed: 'auto', 'fft', 'direct'")
+
+
+def _local_dense(weight: Tensor, height: int, width: int, out_channel: int | None) -> Tensor:
+    """Dense matrix of a circular local map from per-position kernels by index arithmetic.
+
+    ``weight`` has shape ``(c_out, c_in, H, W, k, k)`` (kernel of output pixel
+    ``(i, j)``); the entry for output ``(o, i, j)`` and input
+    ``(c, (i+a-p) mod H, (j+b-p) mod W)`` is ``weight[o, c, i, j, a, b]``.
+    Distinct taps hit distinct input pixels because ``k <= H, W``.
+    """
+    if out_channel is not None:
+        weight = weight[out_channel : out_channel + 1]
+    c_out, c_in, _, _, k, _ = weight.shape
+    p = k // 2
+    dev = weight.device
+    i = torch.arange(height, device=dev).view(height, 1, 1, 1)
+    j = torch.arange(width, device=dev).view(1, width, 1, 1)
+    a = torch.arange(k, device=dev).view(1, 1, k, 1)
+    b = torch.arange(k, device=dev).view(1, 1, 1, k)
+    rows = (i * width + j).expand(height, width, k, k)
+    cols = (((i + a - p) % height) * width + (j + b - p) % width).expand(height, width, k, k)
+    dense = weight.new_zeros(c_out, c_in, height * width, height * width)
+    dense[:, :, rows, cols] = weight
+    return dense.permute(0, 2, 1, 3).reshape(c_out * height * width, c_in * height * width)
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def _uniform_(t: Tensor, fan_in: int, generator: torch.Generator | None, scale: float = 1.0) -> None:
+    """``t ~ U(-b, b)`` with ``b = 1/(scale·√fan_in)``, so ``scale·t`` has PyTorch's default bound."""
+    bound = 1.0 / (scale * math.sqrt(fan_in))
+    with torch.no_grad():
+        t.uniform_(-bound, bound, generator=generator)
+
+
+class FullyConnected(nn.Module):
+    """Fully connected ``d × d`` layer on ``(C, H, W)`` activations, ``d = C·H·W``.
+
+    Examples
+    --------
+    >>> layer = FullyConnected((1, 2, 2))
+    >>> layer(torch.randn(3, 1, 2, 2)).shape
+    torch.Size([3, 1, 2, 2])
+    >>> torch.equal(layer.dense_matrix(), layer.weight)
+    True
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int, int, int],
+        *,
+        bias: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_shape = self.out_shape = tuple(shape)
+        d = math.prod(shape)
+        self.weight = nn.Parameter(torch.empty(d, d))
+        self.bias = nn.Parameter(torch.empty(d)) if bias else None
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """PyTorch-default uniform init with ``fan_in = d``."""
+        _uniform_(self.weight, self.weight.shape[1], generator)
+        if self.bias is not None:
+            _uniform_(self.bias, self.weight.shape[1], generator)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x.flatten(-3), self.weight, self.bias).unflatten(-1, self.out_shape)
+
+    def dense_matrix(self, out_channel: int | None = None) -> Tensor:
+        """The weight itself (rows of one output channel if ``out_channel`` is given)."""
+        if out_channel is None:
+            return self.weight
+        n = self.out_shape[1] * self.out_shape[2]
+        return self.weight[out_channel * n : (out_channel + 1) * n]
+
+
+class CircularConv(nn.Module):
+    """Weight-shared circular convolution, ``scale · circular_conv2d(x, weight) + bias``.
+
+    ``fkc`` uses ``kernel_size = H`` and ``scale = 1/√(H·W)``; ``lkc`` uses ``scale = 1``.
+
+    Examples
+    --------
+    >>> layer = CircularConv(1, 2, kernel_size=3, image_size=4)
+    >>> x = torch.randn(5, 1, 4, 4)
+    >>> torch.allclose(layer(x).flatten(1), x.flatten(1) @ layer.dense_matrix().T, atol=1e-6)
+    True
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int,
+        image_size: int,
+        scale: float = 1.0,
+        bias: bool = False,
+        method: ConvMethod = "auto",
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_shape = (in_channels, image_size, image_size)
+        self.out_shape = (out_channels, image_size, image_size)
+        self.kernel_size = kernel_size
+        self.scale = scale
+        self.method = method
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """``scale·weight ~ U(±1/√fan_in)`` with ``fan_in = c_in·k²`` (``c_in·D`` for a full kernel)."""
+        fan_in = self.in_shape[0] * self.kernel_size**2
+        _uniform_(self.weight, fan_in, generator, scale=self.scale)
+        if self.bias is not None:
+            _uniform_(self.bias, fan_in, generator)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = circular_conv2d(x, self.weight, method=self.method)
+        if self.scale != 1.0:
+            y = y * self.scale
+        if self.bias is not None:
+            y = y + self.bias[:, None, None]
+        return y
+
+    def dense_matrix(self, out_channel: int | None = None) -> Tensor:
+        """Block-circulant matrix ``(c_out·H·W, c_in·H·W)`` built from the weight by index arithmetic."""
+        _, h, w = self.in_shape
+        weight = self.weight * self.scale
+        per_position = weight[:, :, None, None].expand(-1, -1, h, w, -1, -1)
+        return _local_dense(per_position, h, w, out_channel)
+
+
+class LocallyConnected(nn.Module):
+    """Circular locally connected layer: an independent ``k × k`` kernel per output pixel.
+
+    ``y[n, o, i, j] = Σ_{c,a,b} weight[i, j, o, c, a, b] · x[n, c, (i+a-p) mod H, (j+b-p) mod W] (+ bias[o, i, j])``,
+    computed as circular pad + ``unfold`` + one einsum (no loop over positions).
+
+    Examples
+    --------
+    >>> layer = LocallyConnected(2, 3, kernel_size=3, image_size=5)
+    >>> layer.weight.shape
+    torch.Size([5, 5, 3, 2, 3, 3])
+    >>> layer(torch.randn(4, 2, 5, 5)).shape
+    torch.Size([4, 3, 5, 5])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        kernel_size: int,
+        image_size: int,
+        bias: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        n, k = image_size, kernel_size
+        self.in_shape = (in_channels, n, n)
+        self.out_shape = (out_channels, n, n)
+        self.kernel_size = k
+        self.weight = nn.Parameter(torch.empty(n, n, out_channels, in_channels, k, k))
+        self.bias = nn.Parameter(torch.empty(out_channels, n, n)) if bias else None
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """PyTorch-default uniform init with ``fan_in = c_in·k²``."""
+        fan_in = self.in_shape[0] * self.kernel_size**2
+        _uniform_(self.weight, fan_in, generator)
+        if self.bias is not None:
+            _uniform_(self.bias, fan_in, generator)
+
+    def forward(self, x: Tensor) -> Tensor:
+        k = self.kernel_size
+        n, c_in, h, w = x.shape
+        cols = F.unfold(circular_pad(x, k), kernel_size=k)  # (N, c_in·k·k, H·W)
+        cols = cols.view(n, c_in, k, k, h, w)
+        y = torch.einsum("ncabhw,hwocab->nohw", cols, self.weight)
+        if self.bias is not None:
+            y = y + self.bias
+        return y
+
+    def dense_matrix(self, out_channel: int | None = None) -> Tensor:
+        """Block-sparse matrix ``(c_out·H·W, c_in·H·W)`` built from the weight by index arithmetic."""
+        _, h, w = self.in_shape
+        per_position = self.weight.permute(2, 3, 0, 1, 4, 5)  # (c_out, c_in, H, W, k, k)
+        return _local_dense(per_position, h, w, out_channel)
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Resolved arguments of :func:`create_model` (``channels`` and ``kernel_size`` filled in).
+
+    ``create_model(**dataclasses.asdict(config))`` rebuilds the model.
+    """
+
+    name: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    depth: int = 1
+    nonlinearity: str = "linear"
+    channels: int | None = None
+    kernel_size: int | None = None
+    bias: bool = False
+    seed: int | None = None
+
+
+class FreqkitModel(nn.Module):
+    """Hidden layers (each followed by the nonlinearity) then a linear readout.
+
+    Attributes
+    ----------
+    hidden : nn.ModuleList
+        Hidden layers, each with ``dense_matrix()``, ``in_shape`` and ``out_shape``.
+    readout : nn.Linear
+        ``channels·H·W -> num_classes``.
+    nonlinearity : str
+        ``"linear"`` or ``"relu"``.
+    input_shape : tuple[int, int, int]
+    config : ModelConfig
+    """
+
+    def __init__(self, hidden: list[nn.Module], readout: nn.Linear, config: ModelConfig) -> None:
+        super().__init__()
+        self.hidden = nn.ModuleList(hidden)
+        self.readout = readout
+        self.nonlinearity = config.nonlinearity
+        self.input_shape = tuple(config.input_shape)
+        self.config = config
+
+    @property
+    def is_linear(self) -> bool:
+        """True when there is no nonlinearity (the model is a linear/affine map)."""
+        return self.nonlinearity == "linear"
+
+    def features(self, x: Tensor) -> Tensor:
+        """Activations of the last hidden layer, ``(N, channels, H, W)``."""
+        for layer in self.hidden:
+            x = layer(x)
+            if self.nonlinearity == "relu":
+                x = F.relu(x)
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.readout(self.features(x).flatten(-3))
+
+
+def _check_positive_int(name: str, value: object, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} is not allowed; allowed: a positive integer")
+
+
+def _resolve(
+    name: str,
+    input_shape: tuple[int, ...],
+    channels: int | None,
+    kernel_size: int | None,
+) -> tuple[int, int | None]:
+    c, h, _ = input_shape
+    if name == "fc":
+        if channels not in (None, c):
+            raise ValueError(f"channels={channels!r} is not allowed for 'fc' (width is C·H·W); allowed: None or {c}")
+        if kernel_size is not None:
+            raise ValueError(f"kernel_size={kernel_size!r} is not allowed for 'fc'; allowed: None")
+        return c, None
+    _check_positive_int("channels", channels, allow_none=True)
+    channels = c if channels is None else channels
+    if name == "fkc":
+        if kernel_size not in (None, h):
+            raise ValueError(f"kernel_size={kernel_size!r} is not allowed for 'fkc'; allowed: None or {h} (image size)")
+        return channels, h
+    kernel_size = 3 if kernel_size is None else kernel_size
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or not 1 <= kernel_size <= h:
+        raise ValueError(f"kernel_size={kernel_size!r} is not allowed; allowed: an integer 1 <= k <= {h} (image size)")
+    return channels, kernel_size
+
+
+def create_model(
+    name: str,
+    *,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    depth: int = 1,
+    nonlinearity: str = "linear",
+    channels: int | None = None,
+    kernel_size: int | None = None,
+    bias: bool = False,
+    seed: int | None = None,
+) -> FreqkitModel:
+    """Build one of the registered parameterisations (``MODELS.names()``).
+
+    Parameters
+    ----------
+    name : {"fc", "fkc", "lc", "lkc"}
+    input_shape : (C, H, W)
+        Square images only (``H == W``).
+    num_classes : int
+    depth : int
+        Number of hidden layers ``L >= 1``.
+    nonlinearity : {"linear", "relu"}
+    channels : int, optional
+        Channels of every hidden layer (default ``C``; must be ``C`` for ``fc``).
+    kernel_size : int, optional
+        ``1 <= k <= H`` for ``lkc``/``lc`` (default 3); ``H`` for ``fkc``; ``None`` for ``fc``.
+    bias : bool
+        Biases in all layers (default False, so linear models are exactly linear).
+    seed : int, optional
+        Seed of the initialisation (``None``: global RNG).
+
+    Examples
+    --------
+    >>> model = create_model("lkc", input_shape=(1, 8, 8), num_classes=10, depth=2, kernel_size=3, seed=0)
+    >>> model(torch.rand(4, 1, 8, 8)).shape
+    torch.Size([4, 10])
+    >>> model.config.channels, model.is_linear
+    (1, True)
+    """
+    factory = MODELS.get(name)
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        raise ValueError(f"input_shape={input_shape!r} is not allowed; allowed: (C, H, W)")
+    for i, v in enumerate(input_shape):
+        _check_positive_int(f"input_shape[{i}]", v)
+    c, h, w = (int(v) for v in input_shape)
+    if h != w:
+        raise ValueError(f"input_shape={tuple(input_shape)!r} is not square; allowed: H == W")
+    _check_positive_int("num_classes", num_classes)
+    _check_positive_int("depth", depth)
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity={nonlinearity!r} is not allowed; allowed: {', '.join(NONLINEARITIES)}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed={seed!r} is not allowed; allowed: None or an integer")
+    channels, kernel_size = _resolve(name, (c, h, w), channels, kernel_size)
+    config = ModelConfig(
+        name=name,
+        input_shape=(c, h, w),
+        num_classes=num_classes,
+        depth=depth,
+        nonlinearity=nonlinearity,
+        channels=channels,
+        kernel_size=kernel_size,
+        bias=bias,
+        seed=seed,
+    )
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    hidden = [factory(config, c if i == 0 else channels, generator) for i in range(depth)]
+    # built on "meta" so that nn.Linear's own init does not consume the global RNG
+    readout = nn.Linear(channels * h * w, num_classes, bias=bias, device="meta").to_empty(device="cpu")
+    _uniform_(readout.weight, channels * h * w, generator)
+    if readout.bias is not None:
+        _uniform_(readout.bias, channels * h * w, generator)
+    return FreqkitModel(hidden, readout, config)
+
+
+@MODELS.register("fc")
+def _fc(config: ModelConfig, in_channels: int, generator: torch.Generator | None) -> nn.Module:
+    return FullyConnected(config.input_shape, bias=config.bias, generator=generator)
+
+
+@MODELS.register("fkc")
+def _fkc(config: ModelConfig, in_channels: int, generator: torch.Generator | None) -> nn.Module:
+    n = config.input_shape[1]
+    return CircularConv(
+        in_channels,
+        config.channels,
+        kernel_size=n,
+        image_size=n,
+        scale=1.0 / n,  # 1/√D with D = n²
+        bias=config.bias,
+        generator=generator,
+    )
+
+
+@MODELS.register("lkc")
+def _lkc(config: ModelConfig, in_channels: int, generator: torch.Generator | None) -> nn.Module:
+    n = config.input_shape[1]
+    return CircularConv(
+        in_channels,
+        config.channels,
+        kernel_size=config.kernel_size,
+        image_size=n,
+        bias=config.bias,
+        generator=generator,
+    )
+
+
+@MODELS.register("lc")
+def _lc(config: ModelConfig, in_channels: int, generator: torch.Generator | None) -> nn.Module:
+    n = config.input_shape[1]
+    return LocallyConnected(
+        in_channels,
+        config.channels,
+        kernel_size=config.kernel_size,
+        image_size=n,
+        bias=config.bias,
+        generator=generator,
+    )
