@@ -1,0 +1,276 @@
+"""Resumable grids of runs: one NetCDF file per run, named by a hash of its config.
+
+A sweep is a list of configs (frozen dataclasses or dicts) and a function
+``run_fn(config) -> xarray.Dataset``. :func:`run_sweep` writes each run's
+dataset atomically to ``out_dir/<run_key(config)>.nc`` and skips configs whose
+file already exists, so a killed sweep resumes where it stopped and never
+redoes a finished run. :func:`combine_runs` merges the run files by
+coordinates.
+
+Convention for run datasets: every data variable that differs between runs
+carries the run's grid values as **length-1 dimensions** (e.g. ``model``,
+``depth``, ``seed``), added with :func:`expand_run_dims`. The combined dataset
+then has one axis per grid dimension (NaN where a grid point has no run);
+attributes that differ between runs (``config``, ``created_at``, ...) are
+dropped when combining and stay available in the individual files.
+
+This module does not import torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from tqdm.auto import tqdm
+
+from freqkit.results import load_results, load_sweep, save_results
+
+__all__ = ["run_key", "config_json", "run_sweep", "combine_runs", "expand_run_dims"]
+
+RUN_KEY_LENGTH = 16
+_TMP_PATTERN = re.compile(r"^(?P<target>.+\.nc)\.tmp-(?P<pid>\d+)(?:-.*)?$")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (tuple, set, frozenset)):
+        return sorted(obj) if isinstance(obj, (set, frozenset)) else list(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"value {obj!r} of type {type(obj).__name__} is not JSON-serialisable")
+
+
+def config_json(config: Any) -> str:
+    """Canonical JSON of a config: ``sort_keys``, compact separators, no NaN.
+
+    Parameters
+    ----------
+    config : dataclass instance or mapping
+        Nested dataclasses are converted with :func:`dataclasses.asdict`;
+        tuples become lists, numpy scalars Python numbers, paths strings.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> config_json({"b": (1, 2), "a": 0.5})
+    '{"a":0.5,"b":[1,2]}'
+    """
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = dataclasses.asdict(config)
+    if not isinstance(config, Mapping):
+        raise ValueError(f"config must be a dataclass instance or a mapping, got {type(config).__name__}")
+    try:
+        return json.dumps(
+            config, sort_keys=True, separators=(",", ":"), allow_nan=False, default=_json_default
+        )
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"config {config!r} is not JSON-serialisable: {error}") from None
+
+
+def run_key(config: Any) -> str:
+    """Stable short hash of a config: the first 16 hex digits of sha256(:func:`config_json`).
+
+    Independent of field/key order, of the Python process (no ``hash()``
+    randomisation) and of whether the config is a dataclass or the equivalent dict.
+
+    Examples
+    --------
+    >>> run_key({"depth": 2, "model": "fc"}) == run_key({"model": "fc", "depth": 2})
+    True
+    >>> run_key({"depth": 2, "model": "fc"})
+    'b33413fc865bba84'
+    """
+    return hashlib.sha256(config_json(config).encode("utf-8")).hexdigest()[:RUN_KEY_LENGTH]
+
+
+def expand_run_dims(
+    ds: xr.Dataset, coords: Mapping[str, Any] | None = None, /, **more_coords: Any
+) -> xr.Dataset:
+    """Give every data variable of ``ds`` a length-1 dimension per run coordinate.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One run's results.
+    coords : mapping, optional
+        ``{dim: scalar value}``; may be combined with keyword arguments.
+    **more_coords
+        More ``dim=value`` pairs.
+
+    Returns
+    -------
+    xarray.Dataset
+        New leading dims in the given order, each with a one-element coordinate.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"acc": ((), 0.9)})
+    >>> out = expand_run_dims(ds, {"model": "fc"}, seed=0)
+    >>> out.acc.dims, out.model.values.tolist(), out.seed.values.tolist()
+    (('model', 'seed'), ['fc'], [0])
+    """
+    merged = dict(coords or {})
+    overlap = merged.keys() & more_coords.keys()
+    if overlap:
+        raise ValueError(f"coordinates {sorted(overlap)} given twice")
+    merged.update(more_coords)
+    for name, value in merged.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise ValueError(f"run dimension name {name!r} is not allowed; use lowercase snake_case")
+        if name in ds.dims or name in ds.coords:
+            raise ValueError(f"run dimension {name!r} already exists in the dataset")
+        if np.ndim(value) != 0 or value is None:
+            raise ValueError(f"run coordinate {name}={value!r} must be a non-None scalar")
+    if not merged:
+        return ds
+    return ds.expand_dims({name: [value] for name, value in merged.items()})
+
+
+def _is_loadable(path: Path) -> bool:
+    try:
+        with xr.open_dataset(path, engine="h5netcdf"):
+            return True
+    except Exception:  # noqa: BLE001 - any failure to open means "redo the run"
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # we are not writing anything yet: a file with our pid is stale
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_temp_files(out_dir: Path) -> list[Path]:
+    removed = []
+    for path in out_dir.iterdir():
+        match = _TMP_PATTERN.match(path.name)
+        if match and path.is_file() and not _pid_alive(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def run_sweep(
+    configs: Iterable[Any],
+    run_fn: Callable[[Any], xr.Dataset],
+    out_dir: str | os.PathLike[str],
+    *,
+    progress: bool = True,
+) -> list[Path]:
+    """Run every config not yet on disk; return the result file of each config.
+
+    For each config (in order) the result file is ``out_dir/<run_key(config)>.nc``.
+    If it exists and opens, the run is skipped; otherwise (missing or corrupt)
+    ``run_fn(config)`` is called, the dataset gets a ``config`` attribute
+    (:func:`config_json`) if it has none, and it is written atomically with
+    :func:`freqkit.results.save_results` (temp file + ``os.replace``), so the
+    directory only ever holds complete runs. An exception in ``run_fn``
+    propagates; every earlier run is already safely on disk. Temp files left
+    by a killed writer (``*.nc.tmp-<pid>...`` of a process that no longer
+    exists) are deleted first.
+
+    Parameters
+    ----------
+    configs : iterable
+        Frozen dataclasses or mappings (JSON-serialisable). Duplicates run once.
+    run_fn : callable
+        ``run_fn(config) -> xarray.Dataset`` for one run (grid values as
+        length-1 dims, see :func:`expand_run_dims`).
+    out_dir : path-like
+        Directory of the run files (created if needed).
+    progress : bool
+        Show a tqdm bar over runs with the number skipped.
+
+    Returns
+    -------
+    list of pathlib.Path
+        One path per config, in the order of ``configs``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> def run_fn(config):
+    ...     return expand_run_dims(xr.Dataset({"score": ((), config["x"] ** 2)}), x=config["x"])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     paths = run_sweep([{"x": 1}, {"x": 2}], run_fn, d, progress=False)
+    ...     combine_runs(d).score.values.tolist()
+    [1, 4]
+    """
+    configs = list(configs)
+    if not callable(run_fn):
+        raise ValueError(f"run_fn must be callable, got {run_fn!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temp_files(out)
+    keys = [run_key(config) for config in configs]  # validates every config up front
+    paths = [out / f"{key}.nc" for key in keys]
+
+    skipped = 0
+    bar = tqdm(total=len(configs), disable=not progress, desc="sweep", unit="run")
+    try:
+        for config, path in zip(configs, paths):
+            if path.exists() and _is_loadable(path):
+                skipped += 1
+            else:
+                path.unlink(missing_ok=True)
+                ds = run_fn(config)
+                if not isinstance(ds, xr.Dataset):
+                    raise ValueError(f"run_fn must return an xarray.Dataset, got {type(ds).__name__}")
+                if "config" not in ds.attrs:
+                    ds = ds.assign_attrs(config=config_json(config))
+                save_results(ds, path)
+            bar.update(1)
+            bar.set_postfix(skipped=skipped)
+    finally:
+        bar.close()
+    return paths
+
+
+def combine_runs(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> xr.Dataset:
+    """Combine run files by coordinates (see the module docstring for the convention).
+
+    Parameters
+    ----------
+    source : path-like or sequence of path-like
+        A sweep directory (all ``*.nc`` files) or the paths returned by :func:`run_sweep`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Outer join over the run dimensions (NaN for missing grid points);
+        attributes that differ between runs are dropped.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     for seed in (1, 0):
+    ...         _ = save_results(expand_run_dims(xr.Dataset({"acc": ((), seed / 4)}), seed=seed),
+    ...                          Path(d) / f"{seed}.nc")
+    ...     combine_runs(d).acc.values.tolist()
+    [0.0, 0.25]
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        source = list(dict.fromkeys(Path(p) for p in source))  # drop duplicate configs' paths
+        if len(source) == 1:
+            return load_results(source[0])
+    return load_sweep(source)
