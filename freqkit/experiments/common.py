@@ -55,11 +55,14 @@ __all__ = [
     "GRID_DIMS",
     "NONLINEARITIES",
     "RunConfig",
+    "available_datasets",
     "beta_metrics",
     "delta_metrics",
     "load_splits",
+    "measure_run",
     "pad_images",
     "run_model_experiment",
+    "train_run",
 ]
 
 #: Grid dimensions of every run's dataset, in this order.
@@ -273,6 +276,30 @@ def load_splits(
     )
 
 
+def available_datasets(names: tuple[str, ...] | list[str], *, grayscale: bool = False
+                       ) -> tuple[list[str], dict[str, str]]:
+    """Split dataset names into those that load here and those that don't (with the reason).
+
+    Examples
+    --------
+    >>> ok, missing = available_datasets(["no-such-set"])
+    >>> ok, list(missing)
+    ([], ['no-such-set'])
+    """
+    from freqkit import data
+
+    ok: list[str] = []
+    missing: dict[str, str] = {}
+    for name in names:
+        try:
+            data.get_dataset(name, grayscale=grayscale, n_train=1, n_val=0, n_test=1)
+        except ValueError as err:  # DatasetUnavailableError is a ValueError
+            missing[name] = str(err).splitlines()[0][:300]
+        else:
+            ok.append(name)
+    return ok, missing
+
+
 # --------------------------------------------------------------------------- #
 # spectral metrics (pure)
 # --------------------------------------------------------------------------- #
@@ -390,7 +417,9 @@ _UNITS_LONG_NAMES: dict[str, tuple[str, str]] = {
     "train_seconds": ("s", "wall time of training"),
     "attack_seconds": ("s", "wall time of the attack"),
     "n_attacked": ("1", "number of correctly classified test images attacked"),
-    "clean_accuracy": ("1", "accuracy on the first n_test test images (before attack)"),
+    "clean_accuracy": ("1", "accuracy of the trained model on the test split (before attack)"),
+    "margin_median": ("1", "median logit margin f_y - max_{j!=y} f_j over correctly classified "
+                           "test images"),
     "beta_f50": ("cycles/pixel", "half-power frequency f50 of beta-hat"),
     "beta_kappa_high": ("1", "kappa_high(k) of beta-hat: power fraction outside |m| <= k/2"),
     "beta_l1": ("1", "l1 norm of beta"),
@@ -411,13 +440,19 @@ for _k, _name in (("l1", "l1 norm"), ("l2", "l2 norm"), ("l1_hat", "l1 norm of D
 
 
 def _first_correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-                   n: int, batch_size: int = 512) -> tuple[torch.Tensor, float]:
-    """Indices of the first ``n`` correctly classified images, and the accuracy on all."""
+                   n: int, batch_size: int = 512) -> tuple[torch.Tensor, float, float]:
+    """First ``n`` correctly classified indices, accuracy on all, median margin of the correct.
+
+    The multiclass margin of an image is ``f_y(x) - max_{j≠y} f_j(x)`` (logits).
+    """
     with torch.no_grad():
-        pred = torch.cat([model(x[i:i + batch_size]).argmax(dim=1)
-                          for i in range(0, len(x), batch_size)])
-    correct = pred == y
-    return torch.nonzero(correct).flatten()[:n], float(correct.float().mean())
+        logits = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    correct = logits.argmax(dim=1) == y
+    true = logits.gather(1, y[:, None]).squeeze(1)
+    other = logits.scatter(1, y[:, None], float("-inf")).amax(dim=1)
+    margins = (true - other)[correct]
+    median = float(margins.median()) if len(margins) else float("nan")
+    return torch.nonzero(correct).flatten()[:n], float(correct.float().mean()), median
 
 
 def _device_string() -> str:
@@ -443,7 +478,17 @@ def run_model_experiment(cfg: RunConfig, *, progress: bool = False) -> xr.Datase
         coordinates in cycles/pixel. Attributes: :func:`freqkit.results.provenance`
         of ``cfg`` (dataset source and checksum, device) plus ``kappa_k``.
     """
-    from freqkit import attacks, models, predictor, results, sweep, train
+    splits, trained = train_run(cfg, progress=progress)
+    return measure_run(cfg, splits, trained)
+
+
+def train_run(cfg: RunConfig, *, progress: bool = False) -> tuple[Any, Any]:
+    """Load the data and train the model of ``cfg``: ``(splits, TrainResult)``.
+
+    The model factory seeds the initialisation with ``cfg.seed`` and training
+    uses ``TrainConfig.seed = cfg.seed``, so a run is a function of ``cfg``.
+    """
+    from freqkit import models, train
 
     splits = load_splits(cfg.dataset, cfg.grayscale, cfg.n_train, cfg.n_val, cfg.n_test,
                          cfg.data_seed, cfg.pad_to)
@@ -458,9 +503,15 @@ def run_model_experiment(cfg: RunConfig, *, progress: bool = False) -> xr.Datase
 
     torch.manual_seed(cfg.seed)
     train_cfg = dataclasses.replace(cfg.train, seed=cfg.seed)
-    t0 = time.perf_counter()
     trained = train.train_model(model_factory, splits, train_cfg, progress=progress)
-    train_seconds = time.perf_counter() - t0
+    return splits, trained
+
+
+def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
+    """β, attack and spectral metrics of a trained model (see :func:`run_model_experiment`)."""
+    from freqkit import attacks, predictor, results, sweep
+
+    image_shape = tuple(int(s) for s in splits.image_shape)
     model = trained.model.eval()
 
     x_test, y_test = splits.test.x, splits.test.y
@@ -471,7 +522,7 @@ def run_model_experiment(cfg: RunConfig, *, progress: bool = False) -> xr.Datase
     beta_np = beta.detach().cpu().double().numpy()
     record: dict[str, Any] = beta_metrics(beta_np, cfg.kappa_k)
 
-    idx, clean_acc = _first_correct(model, x_test, y_test, cfg.n_attack)
+    idx, clean_acc, margin = _first_correct(model, x_test, y_test, cfg.n_attack)
     t0 = time.perf_counter()
     if len(idx) > 0:
         adv = attacks.run_attack(model, x_test[idx], y_test[idx], cfg.attack,
@@ -491,13 +542,14 @@ def run_model_experiment(cfg: RunConfig, *, progress: bool = False) -> xr.Datase
         "test_accuracy": float(trained.test_accuracy),
         "val_accuracy": float(trained.val_accuracy),
         "best_epoch": int(trained.best_epoch),
-        "lr": lrs[-1] if lrs else float(train_cfg.lr),
+        "lr": lrs[-1] if lrs else float(cfg.train.lr),
         "n_lr_tries": len(lrs),
         "failed": int(bool(trained.failed)),
-        "train_seconds": train_seconds,
+        "train_seconds": float(trained.train_seconds),
         "attack_seconds": attack_seconds,
         "n_attacked": n_attacked,
         "clean_accuracy": clean_acc,
+        "margin_median": margin,
     })
 
     h, w = record["beta_power"].shape
