@@ -282,7 +282,7 @@ def radial_energy(power: ArrayT) -> tuple[ArrayT, ArrayT]:
 def _half_power_from_sums(sums: Tensor, radius: Tensor) -> Tensor:
     """f50 for radial energies ``sums (B, R)`` (float64) at distinct ``radius (R,)``."""
     cumulative = sums.cumsum(1)
-    total = cumulative[:, -1:]
+    total = cumulative[:, -1:].clone()
     _check_total(total[:, 0], "power")
     midpoint = cumulative.sub_(sums, alpha=0.5)  # G_i · total, non-decreasing in i
     target = 0.5 * total
@@ -379,11 +379,11 @@ def kappa_high(power: ArrayT, k: int, *, norm: Literal["max", "radial"] = "max")
     k = _check_band_size(k, n)
     if norm not in ("max", "radial"):
         raise ValueError(f"norm must be 'max' or 'radial', got {norm!r}")
-    inside = torch.from_numpy(_inside_band(n, k, norm).ravel()).to(t.device, t.dtype)
+    outside = torch.from_numpy(~_inside_band(n, k, norm).ravel()).to(t.device, t.dtype)
     flat = t.reshape(-1, n * n)
     total = flat.sum(1, dtype=torch.float64)
     _check_total(total, "power")
-    kappa = 1.0 - (flat @ inside).double() / total
+    kappa = (flat @ outside).double() / total
     return _out(kappa.reshape(t.shape[:-2]).to(t.dtype), is_numpy)
 
 
