@@ -77,7 +77,7 @@ __all__ = [
 
 #: ``circular_conv2d(method="auto")`` uses the FFT when ``kernel_size >= FFT_KERNEL_THRESHOLD``.
 #: Set from ``bench/conv.py`` (see DESIGN.md for the measured table).
-FFT_KERNEL_THRESHOLD = 7
+FFT_KERNEL_THRESHOLD = 9
 
 NONLINEARITIES = ("linear", "relu")
 
