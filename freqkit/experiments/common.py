@@ -277,26 +277,29 @@ def load_splits(
 
 
 def available_datasets(names: tuple[str, ...] | list[str], *, grayscale: bool = False
-                       ) -> tuple[list[str], dict[str, str]]:
-    """Split dataset names into those that load here and those that don't (with the reason).
+                       ) -> tuple[dict[str, str], dict[str, str]]:
+    """Split dataset names into those that load here and those that don't.
+
+    Returns ``(available, missing)``: ``available`` maps each loadable name to
+    ``"<source> (<checksum>)"``, ``missing`` maps the others to the reason.
 
     Examples
     --------
     >>> ok, missing = available_datasets(["no-such-set"])
     >>> ok, list(missing)
-    ([], ['no-such-set'])
+    ({}, ['no-such-set'])
     """
     from freqkit import data
 
-    ok: list[str] = []
+    ok: dict[str, str] = {}
     missing: dict[str, str] = {}
     for name in names:
         try:
-            data.get_dataset(name, grayscale=grayscale, n_train=1, n_val=0, n_test=1)
+            splits = data.get_dataset(name, grayscale=grayscale, n_train=1, n_val=0, n_test=1)
         except ValueError as err:  # DatasetUnavailableError is a ValueError
             missing[name] = str(err).splitlines()[0][:300]
         else:
-            ok.append(name)
+            ok[name] = f"{splits.source} ({splits.checksum})"
     return ok, missing
 
 
