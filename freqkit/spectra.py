@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import operator
 from functools import lru_cache
+from collections.abc import Iterator
 from typing import Literal, TypeVar
 
 import numpy as np
@@ -169,11 +170,20 @@ def _inside_band(n: int, k: int, norm: str) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- spectra
 
+#: Elements per batch chunk (~1 MB of float32): big batches are processed in chunks so
+#: that FFT temporaries stay in cache instead of page-faulting fresh memory.
+_CHUNK_ELEMENTS = 1 << 18
+
+
+def _row_chunks(rows: int, row_elements: int) -> Iterator[slice]:
+    step = max(1, _CHUNK_ELEMENTS // max(1, row_elements))
+    return (slice(start, start + step) for start in range(0, rows, step))
+
 
 def _rfft_power(x: Tensor, n: int) -> Tensor:
     """Orthonormal ``|rfft2|²`` of the last two axes, zero-padded to ``n × n``: ``(..., n, n//2+1)``."""
-    spectrum = torch.view_as_real(torch.fft.rfft2(x, s=(n, n)))
-    return spectrum.square_().sum(-1).mul_(1.0 / (n * n))
+    spectrum = torch.fft.rfft2(x, s=(n, n))
+    return spectrum.real.square().addcmul_(spectrum.imag, spectrum.imag).mul_(1.0 / (n * n))
 
 
 def power_spectrum(
@@ -222,13 +232,18 @@ def power_spectrum(
         raise ValueError(f"size must be >= the input size {k}, got {size!r}")
     if combine_channels and t.ndim < 3:
         raise ValueError(f"combine_channels needs x of shape (..., C, n, n), got shape {tuple(t.shape)}")
-    p = _rfft_power(t, n)
-    if remove_mean:
-        p[..., 0, 0] = 0.0
-    if combine_channels:
-        p = p.sum(-3)
-    gather = _radial_tables(n)[3].to(p.device)
-    return _out(p.flatten(-2)[..., gather].unflatten(-1, (n, n)), is_numpy)
+    image_axes = 3 if combine_channels else 2
+    rows = t.reshape(-1, *t.shape[-image_axes:])  # (B, [C,] k, k)
+    gather = _radial_tables(n)[3].to(t.device)
+    out = t.new_empty(rows.shape[0], n * n)
+    for chunk in _row_chunks(len(rows), rows[0].numel() if len(rows) else 1):
+        p = _rfft_power(rows[chunk], n)
+        if remove_mean:
+            p[..., 0, 0] = 0.0
+        if combine_channels:
+            p = p.sum(1)
+        torch.index_select(p.flatten(-2), 1, gather, out=out[chunk])
+    return _out(out.reshape(*t.shape[:-image_axes], n, n), is_numpy)
 
 
 def _radial_sums(power: Tensor) -> Tensor:
@@ -237,7 +252,9 @@ def _radial_sums(power: Tensor) -> Tensor:
     inverse = _radial_tables(n)[1].to(power.device)
     flat = power.reshape(-1, n * n)
     sums = flat.new_zeros(flat.shape[0], _radial_tables(n)[0].numel())
-    return sums.index_add_(1, inverse, flat).double()
+    for chunk in _row_chunks(len(flat), n * n):
+        sums[chunk].index_add_(1, inverse, flat[chunk])
+    return sums.double()
 
 
 def _check_total(total: Tensor, name: str) -> None:
@@ -381,7 +398,7 @@ def kappa_high(power: ArrayT, k: int, *, norm: Literal["max", "radial"] = "max")
         raise ValueError(f"norm must be 'max' or 'radial', got {norm!r}")
     outside = torch.from_numpy(~_inside_band(n, k, norm).ravel()).to(t.device, t.dtype)
     flat = t.reshape(-1, n * n)
-    total = flat.sum(1, dtype=torch.float64)
+    total = (flat @ torch.ones_like(outside)).double()  # two matrix-vector products: one pass each
     _check_total(total, "power")
     kappa = (flat @ outside).double() / total
     return _out(kappa.reshape(t.shape[:-2]).to(t.dtype), is_numpy)
@@ -415,7 +432,7 @@ def kappa_high_box_closed_form(k: int, n: int) -> float:
 # ----------------------------------------------------------------------------- norms
 
 
-def spectral_norms(x: ArrayT, *, dims: Literal[2, 3] = 3) -> dict[str, ArrayT]:
+def spectral_norms(x: ArrayT, *, dims: Literal[2, 3] = 3, power: ArrayT | None = None) -> dict[str, ArrayT]:
     """ℓ1 and ℓ2 norms of ``x`` and of its orthonormal 2-D DFT ``x̂``.
 
     Parameters
@@ -425,6 +442,9 @@ def spectral_norms(x: ArrayT, *, dims: Literal[2, 3] = 3) -> dict[str, ArrayT]:
         Number of trailing axes the norms reduce over: 3 → one value per image over
         ``(C, n, n)``; 2 → one value per channel over ``(n, n)``. The DFT is always
         the 2-D DFT of each channel.
+    power : same type and shape as ``x``, optional
+        ``power_spectrum(x)`` if already computed; saves the FFT (the caller vouches
+        that it belongs to ``x``).
 
     Returns
     -------
@@ -445,12 +465,22 @@ def spectral_norms(x: ArrayT, *, dims: Literal[2, 3] = 3) -> dict[str, ArrayT]:
         raise ValueError(f"x must have at least dims={dims} axes, got shape {tuple(t.shape)}")
     n = t.shape[-1]
     axes = tuple(range(-dims, 0))
-    p = _rfft_power(t, n)
-    multiplicity = _radial_tables(n)[4].to(p.device, p.dtype)
-    energy_hat = torch.tensordot(p, multiplicity, dims=2)  # Σ over the full spectrum
-    l1_hat = torch.tensordot(p.sqrt_(), multiplicity, dims=2)
-    if dims == 3:
-        energy_hat, l1_hat = energy_hat.sum(-1), l1_hat.sum(-1)
+    if power is None:
+        rows = t.reshape(-1, n, n)
+        multiplicity = _radial_tables(n)[4].to(t.device, t.dtype).ravel()  # rfft bin -> full bins
+        energy_hat, l1_hat = t.new_empty(len(rows)), t.new_empty(len(rows))
+        for chunk in _row_chunks(len(rows), n * n):
+            p = _rfft_power(rows[chunk], n).flatten(-2)
+            torch.mv(p, multiplicity, out=energy_hat[chunk])  # Σ|x̂|² over the full spectrum
+            torch.mv(p.sqrt_(), multiplicity, out=l1_hat[chunk])
+        energy_hat, l1_hat = energy_hat.reshape(t.shape[:-2]), l1_hat.reshape(t.shape[:-2])
+        if dims == 3:
+            energy_hat, l1_hat = energy_hat.sum(-1), l1_hat.sum(-1)
+    else:
+        p, _ = _to_tensor(power, "power")
+        if p.shape != t.shape:
+            raise ValueError(f"power must have the shape of x {tuple(t.shape)}, got {tuple(p.shape)}")
+        energy_hat, l1_hat = p.sum(axes), p.sqrt().sum(axes)
     norms = {
         "l1_hat": l1_hat,
         "l2_hat": energy_hat.sqrt_(),

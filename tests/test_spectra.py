@@ -229,6 +229,9 @@ def test_spectral_norms_match_reference(n):
     for dims in (2, 3):
         axes = tuple(range(-dims, 0))
         norms = S.spectral_norms(x, dims=dims)
+        from_power = S.spectral_norms(x, dims=dims, power=S.power_spectrum(x))
+        for name in norms:
+            np.testing.assert_allclose(from_power[name], norms[name], rtol=1e-12)
         np.testing.assert_allclose(norms["l1_hat"], np.abs(hat).sum(axes), rtol=1e-12)
         np.testing.assert_allclose(norms["l2_hat"], np.sqrt((np.abs(hat) ** 2).sum(axes)), rtol=1e-12)
         np.testing.assert_allclose(norms["l1"], np.abs(x).sum(axes), rtol=1e-12)
@@ -329,6 +332,7 @@ BAD_INPUTS = [
     (lambda: S.split_frequency_components(np.zeros((4, 4)), float("nan")), "radius", "nan"),
     (lambda: S.spectral_norms(np.zeros((4, 4))), "dims", "(4, 4)"),
     (lambda: S.spectral_norms(np.zeros((4, 4)), dims=4), "dims", "4"),
+    (lambda: S.spectral_norms(np.zeros((1, 4, 4)), power=np.zeros((4, 4))), "power", "(4, 4)"),
     (lambda: S.max_normalise(np.zeros((2, 2)), axis=1), "values", "0.0"),
 ]
 
