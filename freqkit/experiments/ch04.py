@@ -235,21 +235,21 @@ PRESETS: dict[str, Preset] = {
         train=TrainConfig(epochs=1, batch_size=64, chance_patience=0, max_retries=0),
         models=(ModelSpec("fkc", channels=2), ModelSpec("lc", channels=1, kernel_size=3),
                 ModelSpec("lkc", channels=2, kernel_size=3)),
-        epsilon=1.0, bands=("clean", "high"),
+        epsilon=0.04, bands=("clean", "high"),
         notes="pipeline check only: 512 images, 1 epoch, clean vs high band",
     ),
     "cpu": Preset(
         name="cpu", datasets=("cifar10", "fashion-mnist"), n_train=5_000, n_val=1_000,
         n_test=2_000, seeds=(0, 1),
         train=TrainConfig(epochs=6, batch_size=128),
-        models=_MODELS_CPU, epsilon=1.0,
+        models=_MODELS_CPU, epsilon=0.04,
         notes="reduced reproduction on 2 CPU cores: 5k training images, 6 epochs, 2 seeds, "
               "small channel counts",
     ),
     "paper": Preset(
         name="paper", datasets=("cifar10", "fashion-mnist"), n_train=None, n_val=5_000,
         n_test=None, seeds=(0, 1, 2, 3, 4), train=TrainConfig(epochs=40, batch_size=128),
-        models=_MODELS_PAPER, epsilon=1.0,
+        models=_MODELS_PAPER, epsilon=0.04,
         notes="paper scale: full CIFAR-10, 40 epochs, 5 seeds (GPU advised)",
     ),
 }
