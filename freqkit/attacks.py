@@ -469,10 +469,79 @@ def _jsonable(value: Any) -> Any:
 def perturbation_spectra(ds: xr.Dataset, ks: Sequence[int] = (3, 5, 7)) -> xr.Dataset:
     """Add spectral statistics of the perturbations in ``ds`` (from :func:`run_attack`).
 
-    Adds ``f50 (epsilon, sample)`` (half-power frequency, cycles/pixel),
-    ``kappa_high (k, epsilon, sample)`` and ``mean_delta_power
-    (epsilon, fy, fx)``, the centred power spectrum of the perturbation averaged
-    over successful samples. Channels are combined by summing power; NaN where
-    the attack failed.
+    Spectra are :func:`freqkit.spectra.power_spectrum` of ``delta`` with the power
+    summed over channels (centred, orthonormal DFT, DC kept). Added variables:
+
+    * ``f50 (epsilon, sample)``: half-power frequency (cycles/pixel);
+    * ``kappa_high (k, epsilon, sample)``: energy fraction outside the ``|m| <= k/2``
+      box of DFT indices, for each ``k`` in ``ks``;
+    * ``mean_power (epsilon, fy, fx)``: power spectrum averaged over successful
+      samples, with ``f50_mean_power (epsilon)`` and ``kappa_high_mean_power (k, epsilon)``;
+    * ``power_of_mean (epsilon, fy, fx)``: power spectrum of the perturbation
+      averaged over successful samples.
+
+    Entries with a failed attack (or no success at an epsilon) are NaN.
+    ``fy``/``fx`` are centred frequencies in cycles/pixel. Images must be square.
+
+    Examples
+    --------
+    >>> delta = np.zeros((1, 2, 1, 8, 8)); delta[0, 0, 0, 0, 0] = 1.0  # a flat spectrum
+    >>> delta[0, 1] = np.nan                                             # a failed attack
+    >>> ds = xr.Dataset({"delta": (("epsilon", "sample", "channel", "row", "col"), delta),
+    ...                  "success": (("epsilon", "sample"), [[True, False]])})
+    >>> out = perturbation_spectra(ds, ks=[3])
+    >>> out.kappa_high.sel(k=3).values.round(4).tolist()  # 1 - 9/64 and NaN
+    [[0.8594, nan]]
     """
-    raise NotImplementedError  # filled in once freqkit.spectra lands
+    from freqkit import spectra
+
+    if "delta" not in ds or "success" not in ds:
+        raise ValueError("ds must contain 'delta' and 'success' (from run_attack)")
+    ks = [int(k) for k in ks]
+    delta = ds["delta"].transpose("epsilon", "sample", "channel", "row", "col")
+    h, w = delta.sizes["row"], delta.sizes["col"]
+    if h != w:
+        raise ValueError(f"perturbations must be square, got row={h}, col={w}")
+    success = ds["success"].transpose("epsilon", "sample").values.astype(bool)
+    values = np.nan_to_num(delta.values.astype(np.float64))
+    power = spectra.power_spectrum(values, combine_channels=True)  # (E, S, n, n)
+    power_flat = power[success]  # (n_success, n, n)
+    energetic = power_flat.sum(axis=(-2, -1)) > 0
+    use = power_flat[energetic]
+
+    def scatter(stat: np.ndarray) -> np.ndarray:
+        out = np.full(success.shape, np.nan)
+        inner = np.full(len(power_flat), np.nan)
+        inner[energetic] = stat
+        out[success] = inner
+        return out
+
+    f50 = scatter(spectra.half_power_frequency(use) if len(use) else np.empty(0))
+    kappa = np.stack(
+        [scatter(spectra.kappa_high(use, k) if len(use) else np.empty(0)) for k in ks]
+    )
+    n_success = success.sum(axis=1)  # (E,)
+    weight = success / np.where(n_success > 0, n_success, np.nan)[:, None]
+    mean_power = np.einsum("es,esyx->eyx", weight, power)
+    mean_delta = np.einsum("es,escyx->ecyx", weight, values)
+    power_of_mean = spectra.power_spectrum(mean_delta, combine_channels=True)
+
+    has = n_success > 0
+    f50_mean = np.full(len(n_success), np.nan)
+    kappa_mean = np.full((len(ks), len(n_success)), np.nan)
+    positive = has & (np.nan_to_num(mean_power).sum(axis=(-2, -1)) > 0)
+    if positive.any():
+        f50_mean[positive] = spectra.half_power_frequency(mean_power[positive])
+        for i, k in enumerate(ks):
+            kappa_mean[i, positive] = spectra.kappa_high(mean_power[positive], k)
+
+    freq = spectra.frequency_grid(h)[1][0]
+    sd, fd = ("epsilon", "sample"), ("epsilon", "fy", "fx")
+    return ds.assign_coords(k=ks, fy=freq, fx=freq).assign(
+        f50=(sd, f50),
+        kappa_high=(("k", *sd), kappa),
+        mean_power=(fd, mean_power),
+        power_of_mean=(fd, power_of_mean),
+        f50_mean_power=(("epsilon",), f50_mean),
+        kappa_high_mean_power=(("k", "epsilon"), kappa_mean),
+    )

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 
-from freqkit.attacks import ATTACKS, AttackSpec, foolbox_model, run_attack
+from freqkit.attacks import ATTACKS, AttackSpec, foolbox_model, perturbation_spectra, run_attack
 
 EPSILONS = {
     "pgd-linf": [0.05, 0.15, 0.3],
@@ -254,3 +255,55 @@ def test_input_outside_bounds_raises(model, mnist):
     x, y = mnist
     with pytest.raises(ValueError, match="bounds"):
         run_attack(model, x[:2] * 2, y[:2], "pgd-linf", [0.1])
+
+
+def _centred_power(d: np.ndarray) -> np.ndarray:
+    """Channel-summed centred orthonormal power spectrum, independent of freqkit.spectra."""
+    p = np.abs(np.fft.fftshift(np.fft.fft2(d, norm="ortho"), axes=(-2, -1))) ** 2
+    return p.sum(axis=-3)
+
+
+def test_perturbation_spectra_against_independent_fft(model, mnist):
+    x, y = mnist
+    ds = perturbation_spectra(run_attack(model, x, y, "pgd-l2", [2.0, 6.0], seed=0), ks=[3, 7])
+    success = ds.success.values
+    assert 0 < success[0].sum() < success[1].sum()
+    assert np.array_equal(np.isnan(ds.f50.values), ~success)
+    assert np.array_equal(np.isnan(ds.kappa_high.values), np.broadcast_to(~success, (2, 2, 20)))
+    assert np.all((ds.f50.values[success] >= 0) & (ds.f50.values[success] <= 0.5 * np.sqrt(2)))
+
+    delta = ds.delta.values
+    power = _centred_power(np.nan_to_num(delta.astype(np.float64)))  # (E, S, 28, 28)
+    m = np.fft.fftshift(np.fft.fftfreq(28, d=1 / 28))  # integer indices
+    for i, k in enumerate([3, 7]):
+        box = (np.abs(m)[:, None] <= k / 2) & (np.abs(m)[None, :] <= k / 2)
+        with np.errstate(invalid="ignore"):  # failed samples have zero power
+            ref = 1 - (power * box).sum((-2, -1)) / power.sum((-2, -1))
+        np.testing.assert_allclose(ds.kappa_high.values[i][success], ref[success], rtol=1e-6)
+    for e in range(2):
+        ok = success[e]
+        np.testing.assert_allclose(ds.mean_power.values[e], power[e][ok].mean(0), rtol=1e-6)
+        mean_delta = delta[e][ok].astype(np.float64).mean(0)
+        # Parseval: energy of the spectrum of the mean perturbation
+        np.testing.assert_allclose(ds.power_of_mean.values[e].sum(), (mean_delta**2).sum(), rtol=1e-6)
+    np.testing.assert_allclose(ds.fx.values, np.fft.fftshift(np.fft.fftfreq(28)))
+
+
+@pytest.mark.parametrize("f0_index", [2, 5, 9])
+def test_perturbation_spectra_f50_of_a_cosine(f0_index):
+    n = 32
+    cos = np.cos(2 * np.pi * f0_index * np.arange(n) / n)[None, :].repeat(n, 0)
+    delta = np.stack([cos, np.full((n, n), np.nan)])[None, :, None]  # (1, 2, 1, n, n)
+    ds = xr.Dataset(
+        {
+            "delta": (("epsilon", "sample", "channel", "row", "col"), delta),
+            "success": (("epsilon", "sample"), [[True, False]]),
+        },
+        coords={"epsilon": [1.0]},
+    )
+    out = perturbation_spectra(ds, ks=[2 * f0_index, 2 * f0_index - 1])
+    assert out.f50.values[0, 0] == pytest.approx(f0_index / n)
+    assert np.isnan(out.f50.values[0, 1])
+    # |m| = f0_index is inside the k = 2 f0 box and outside the k = 2 f0 - 1 box
+    np.testing.assert_allclose(out.kappa_high.values[:, 0, 0], [0.0, 1.0], atol=1e-12)
+    assert out.f50_mean_power.values[0] == pytest.approx(f0_index / n)
