@@ -93,7 +93,7 @@ def partial_products(model: FreqkitModel) -> list[Tensor]:
             if not products:
                 products.append(layer.dense_matrix().detach().clone())
                 continue
-            channels, h, w = layer.out_shape
+            channels = layer.out_shape[0]
             previous = products[-1]
             blocks = [layer.dense_matrix(out_channel=o) @ previous for o in range(channels)]
             products.append(torch.cat(blocks, dim=0))

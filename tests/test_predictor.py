@@ -95,7 +95,7 @@ def test_relu_input_gradient_matches_analytic_formula():
     torch.testing.assert_close(end_to_end_predictor(model, x), expected.mean(0).reshape(3, 1, 4, 4))
 
 
-def test_relu_gradients_differ_between_examples_and_from_linear_beta():
+def test_relu_gradients_differ_between_examples():
     model = _model("lkc", depth=2, k=3, nonlinearity="relu", channels=2)
     x = torch.randn(5, 1, 8, 8, dtype=F64)
     g = input_gradient(model, x, reduce="none")
