@@ -47,6 +47,7 @@ import io
 import os
 import tarfile
 import tempfile
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -544,17 +545,19 @@ def _decode_folder(path: Path, mode: str | None) -> dict[str, np.ndarray]:
     """Decode every ``train|test/<class>/<file>`` image under a directory or tarball."""
     items: dict[str, list[tuple[str, str, np.ndarray]]] = {"train": [], "test": []}
     formats: set[str] = set()
-    for name, data in _iter_folder_files(path):
-        sc = _folder_split_class(name)
-        if sc is None:
-            continue
-        file_name = name.rsplit("/", 1)[-1]
-        suffix = os.path.splitext(file_name)[1].lower()
-        img = _decode_image(data, suffix, mode)
-        if mode is None:
-            mode = "L" if img.shape[0] == 1 else "RGB"
-        items[sc[0]].append((sc[1], file_name, img))
-        formats.add(suffix.lstrip("."))
+    with warnings.catch_warnings():  # torchvision 0.29 deprecates its decoders (still present)
+        warnings.filterwarnings("ignore", message="The image decoding", category=DeprecationWarning)
+        for name, data in _iter_folder_files(path):
+            sc = _folder_split_class(name)
+            if sc is None:
+                continue
+            file_name = name.rsplit("/", 1)[-1]
+            suffix = os.path.splitext(file_name)[1].lower()
+            img = _decode_image(data, suffix, mode)
+            if mode is None:
+                mode = "L" if img.shape[0] == 1 else "RGB"
+            items[sc[0]].append((sc[1], file_name, img))
+            formats.add(suffix.lstrip("."))
     if not items["train"] or not items["test"]:
         raise _SourceMissing(f"image-folder {path}: no train/<class>/* and test/<class>/* images")
     classes = sorted({c for split in items.values() for c, _, _ in split})
