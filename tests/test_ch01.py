@@ -1,0 +1,122 @@
+"""Chapter 1 (FC vs FKC norms): presets, grid, claim computation, and the notebook at smoke."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from freqkit import sweep
+from freqkit.experiments import ch01
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_implicit_bias_norms.ipynb"
+
+
+def test_presets_are_valid() -> None:
+    assert list(ch01.PRESETS) == ["smoke", "cpu", "paper"]
+    for name, p in ch01.PRESETS.items():
+        assert p.name == name
+        assert p.epsilon_main in p.epsilons
+        assert set(p.models) == {"fc", "fkc"}
+    assert ch01.PRESETS["paper"].train.epochs == 40
+    assert len(ch01.PRESETS["paper"].seeds) == 5
+    assert "cifar10" in ch01.PRESETS["paper"].datasets
+    with pytest.raises(ValueError, match="smoke"):
+        ch01.get_preset("medium")
+
+
+@pytest.mark.parametrize("preset", ["smoke", "cpu", "paper"])
+def test_configs_cover_the_grid_once(preset: str) -> None:
+    p = ch01.get_preset(preset)
+    cs = ch01.configs(preset)
+    expected = len(p.datasets) * len(p.models) * len(p.depths) * len(p.nonlinearities) * len(p.seeds)
+    assert len(cs) == expected
+    assert len({sweep.run_key(c) for c in cs}) == expected
+    grid = {(c.dataset, c.model, c.depth, c.nonlinearity, c.seed) for c in cs}
+    assert grid == set(itertools.product(p.datasets, p.models, p.depths, p.nonlinearities, p.seeds))
+    assert all(c.kernel_size is None and c.train == p.train for c in cs)
+    assert ch01.configs(preset, datasets=()) == []
+
+
+def _fake_results(sparsity_fc: float, sparsity_fkc: list[float], *, l2_fkc: float = 2.0,
+                  seeds: tuple[int, ...] = (0, 1)) -> xr.Dataset:
+    """Hand-made combined results: ‖β‖₂ = 1 (FC) or ``l2_fkc``, ‖β̂‖₁ = sparsity·‖β‖₂, margin 1."""
+    runs = []
+    for model, depth, nl, seed in itertools.product(("fc", "fkc"), (1, 2, 3), ("linear",), seeds):
+        sp = sparsity_fc if model == "fc" else sparsity_fkc[depth - 1]
+        l2 = l2_fkc if model == "fkc" else 1.0
+        run = xr.Dataset({
+            "beta_l1_hat": ((), sp * l2), "beta_l2_hat": ((), l2), "beta_l2": ((), l2),
+            "margin_median": ((), 1.0), "failed": ((), 0),
+            "delta_avg_l1_hat": (("epsilon",), [sp * 0.5]), "delta_avg_l2_hat": (("epsilon",), [0.5]),
+        }, coords={"epsilon": [1.0]})
+        runs.append(sweep.expand_run_dims(run, {"model": model, "dataset": "toy", "depth": depth,
+                                                "nonlinearity": nl, "kernel_size": 0, "seed": seed}))
+    return xr.combine_by_coords(runs, join="outer")
+
+
+def test_norm_summary_max_normalises_over_models_and_depths() -> None:
+    ds = _fake_results(30.0, [30.0, 20.0, 10.0])
+    s = ch01.norm_summary(ds, 1.0)
+    m = s.beta_l1_hat_maxnorm.mean("seed").sel(dataset="toy", nonlinearity="linear")
+    assert float(m.max()) == pytest.approx(1.0)
+    # fkc depth 1: l1_hat = 30 * 2 = 60 is the largest; fc: 30
+    assert float(m.sel(model="fc", depth=1)) == pytest.approx(0.5)
+    np.testing.assert_allclose(s.beta_sparsity.sel(model="fkc").mean("seed").values.ravel(),
+                               [30.0, 20.0, 10.0])
+    np.testing.assert_allclose(s.beta_l2_per_margin.sel(model="fkc").values, 2.0)
+
+
+def test_claims_table_says_yes_when_fkc_is_sparser_and_no_otherwise() -> None:
+    good = ch01.claims_table(_fake_results(30.0, [30.0, 20.0, 10.0]), 1.0)
+    assert list(good.claim.str[:3]) == ["FKC", "FKC", "FKC", "FC "]
+    assert list(good.holds) == ["yes", "yes", "yes", "yes"]  # FC ‖β‖₂/margin 1 < FKC 2
+    assert "L=3: 10" in good.measured[1]
+    bad = ch01.claims_table(_fake_results(10.0, [30.0, 40.0, 50.0], l2_fkc=0.5), 1.0)
+    assert list(bad.holds) == ["no", "no", "no", "no"]
+
+
+def test_failed_runs_are_left_out() -> None:
+    ds = _fake_results(30.0, [30.0, 20.0, 10.0])
+    ds["beta_l1_hat"] = ds.beta_l1_hat.where(~((ds.model == "fkc") & (ds.depth == 3) & (ds.seed == 1)), 1e9)
+    ds["failed"] = xr.where((ds.model == "fkc") & (ds.depth == 3) & (ds.seed == 1), 1, ds.failed)
+    s = ch01.norm_summary(ds, 1.0)
+    assert s.beta_sparsity.sel(model="fkc", depth=3).mean("seed").item() == pytest.approx(10.0)
+
+
+@pytest.mark.notebook
+def test_notebook_runs_at_smoke_and_resumes(tmp_path: Path) -> None:
+    papermill = pytest.importorskip("papermill")
+    out_dir = tmp_path / "results"
+
+    def execute(name: str) -> None:
+        papermill.execute_notebook(
+            str(NOTEBOOK), str(tmp_path / name), parameters={"preset": "smoke",
+                                                            "results_dir": str(out_dir)},
+            cwd=str(NOTEBOOK.parent), kernel_name="python3", progress_bar=False)
+
+    execute("run1.ipynb")
+    files = sorted(out_dir.glob("*.nc"))
+    assert len(files) == len(ch01.configs("smoke"))
+    ds = sweep.combine_runs(out_dir)
+    for dim in ("model", "dataset", "depth", "nonlinearity", "seed", "epsilon"):
+        assert dim in ds.dims
+    acc = ds.test_accuracy.values
+    assert np.all((acc >= 0) & (acc <= 1)) and np.nanmean(acc) > 0.2  # chance is 0.1
+    for var in ("beta_f50", "delta_f50"):
+        v = ds[var].values
+        assert np.all(np.isfinite(v)) and np.all((v > 0) & (v < 0.71)), var
+    for var in ("beta_l1_hat", "beta_l2", "delta_avg_l1_hat", "delta_avg_l2_hat"):
+        assert np.all(ds[var].values > 0), var
+    # l1 >= l2 for every nonzero vector, and ‖β̂‖₂ = ‖β‖₂ (Parseval)
+    assert np.all(ds.beta_l1_hat.values >= ds.beta_l2_hat.values)
+    np.testing.assert_allclose(ds.beta_l2_hat.values, ds.beta_l2.values, rtol=1e-6)
+    assert "fashion-mnist" in ds.attrs["dataset_source"]
+    mtimes = {f: os.stat(f).st_mtime_ns for f in files}
+    execute("run2.ipynb")
+    assert sorted(out_dir.glob("*.nc")) == files
+    assert {f: os.stat(f).st_mtime_ns for f in files} == mtimes
