@@ -99,6 +99,17 @@ class TrainConfig:
     chance_patience : int
         If the best validation accuracy after this many epochs is still within
         ``chance_margin`` of chance, the attempt has failed; 0 disables the check.
+    divergence_factor : float
+        From epoch ``divergence_patience`` on, an epoch whose mean training
+        loss exceeds ``divergence_factor · ln K`` (``ln K`` is the cross-entropy
+        of a uniform prediction over ``K`` classes) has diverged: the attempt
+        has failed even though every loss was finite (a deep linear net on raw
+        CIFAR-10 pixels at rate 0.1 sits at losses ~1e18 without overflowing).
+        ``inf`` disables the check.
+    divergence_patience : int
+        First epoch (1-based) at which the divergence check applies, so that a
+        run whose loss spikes in its first epoch and then recovers is not
+        failed.
     chance_margin : float
         Margin above chance accuracy. "Chance" is the accuracy of always
         predicting the most frequent validation label (``1/K`` when balanced).
@@ -132,6 +143,8 @@ class TrainConfig:
     max_retries: int = 3
     chance_patience: int = 3
     chance_margin: float = 0.02
+    divergence_factor: float = 10.0
+    divergence_patience: int = 2
     eval_batch_size: int = 1024
     num_threads: int | None = None
 
@@ -166,6 +179,10 @@ class TrainConfig:
             raise ValueError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
         if not (isinstance(self.chance_patience, int) and self.chance_patience >= 0):
             raise ValueError(f"chance_patience must be an int >= 0, got {self.chance_patience!r}")
+        if not (isinstance(self.divergence_patience, int) and self.divergence_patience >= 1):
+            raise ValueError(f"divergence_patience must be an int >= 1, got {self.divergence_patience!r}")
+        if not self.divergence_factor > 1:
+            raise ValueError(f"divergence_factor must be > 1, got {self.divergence_factor!r}")
         if not 0 <= self.chance_margin < 1:
             raise ValueError(f"chance_margin must be in [0, 1), got {self.chance_margin!r}")
         if self.num_threads is not None and not (
@@ -327,7 +344,9 @@ def train_model(
     ``config.epochs`` epochs with cross-entropy loss and the schedule of
     :func:`learning_rate`, evaluates on ``splits.val`` after every epoch and
     keeps a copy of the weights of the best validation epoch. An attempt fails
-    as soon as a training loss is NaN/inf, or if after ``chance_patience``
+    as soon as a training loss is NaN/inf, when an epoch's mean training loss
+    exceeds ``divergence_factor · ln K`` from epoch ``divergence_patience`` on
+    (diverging but still finite), or if after ``chance_patience``
     epochs its best validation accuracy is still at most chance +
     ``chance_margin``; the next attempt then uses the next learning rate of
     ``config.attempt_lrs``. At the end the best weights are restored and
@@ -530,11 +549,20 @@ def _train_with_retries(
                 if failure is not None:
                     state["train_seconds"] += time.perf_counter() - started
                     break
+                mean_loss = float(loss_sum) / n_train
+                uniform_loss = math.log(logits.shape[1])
+                if epoch + 1 >= config.divergence_patience and mean_loss > config.divergence_factor * uniform_loss:
+                    failure = (
+                        f"diverged: mean training loss {mean_loss:.4g} at epoch {epoch + 1} exceeds "
+                        f"{config.divergence_factor:g} x ln(K) = {config.divergence_factor * uniform_loss:.4g}"
+                    )
+                    state["train_seconds"] += time.perf_counter() - started
+                    break
                 val_acc = evaluate(model, splits.val.x, splits.val.y, config.eval_batch_size)
                 history = state["history"]
                 history["epoch"].append(epoch + 1)
                 history["lr"].append(epoch_lr)
-                history["train_loss"].append(float(loss_sum) / n_train)
+                history["train_loss"].append(mean_loss)
                 history["train_accuracy"].append(int(correct) / n_train)
                 history["val_accuracy"].append(val_acc)
                 if val_acc > state["best_val"]:

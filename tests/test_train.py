@@ -217,6 +217,39 @@ def test_nan_loss_triggers_retry_with_next_lr() -> None:
     assert result.history == direct.history
 
 
+def random_label_splits(scale: float) -> types.SimpleNamespace:
+    """Uniform pixels with random labels: not separable, so a diverging run cannot recover."""
+
+    def part(n: int, seed: int) -> types.SimpleNamespace:
+        g = torch.Generator().manual_seed(seed)
+        return types.SimpleNamespace(x=torch.rand(n, 1, 4, 4, generator=g) * scale,
+                                     y=torch.randint(0, 2, (n,), generator=g))
+
+    return types.SimpleNamespace(train=part(256, 0), val=part(128, 1), test=part(128, 2))
+
+
+def test_finite_but_diverging_loss_triggers_retry() -> None:
+    splits = random_label_splits(scale=10.0)  # lr 1 blows the loss up to ~1e21, still finite
+    config = dataclasses.replace(FAST, lr=1.0, lr_retry_factors=(1.0, 1e-4))
+    result = train_model(deep_linear_model, splits, config, progress=False)
+    assert result.lrs_tried == [1.0, 1e-4]
+    assert len(result.failure_reasons) == 1 and result.failure_reasons[0].startswith("diverged")
+    assert max(result.history["train_loss"]) < 10 * math.log(2)  # the retry's history
+    # the same run with the check disabled keeps its astronomically large (finite) loss
+    unchecked = train_model(deep_linear_model, splits,
+                            dataclasses.replace(config, divergence_factor=math.inf), progress=False)
+    assert unchecked.lrs_tried == [1.0]
+    assert 1e6 < unchecked.history["train_loss"][1] < math.inf
+
+
+def test_loss_spike_in_first_epoch_is_not_divergence() -> None:
+    # separable blobs: epoch 1 loss ~1e17, then 0; divergence_patience=2 lets it recover
+    result = train_model(deep_linear_model, make_splits(scale=10.0),
+                         dataclasses.replace(FAST, lr=1.0), progress=False)
+    assert result.history["train_loss"][0] > 1e6
+    assert result.lrs_tried == [1.0] and result.test_accuracy == 1.0
+
+
 def test_all_attempts_fail_is_reported() -> None:
     splits = make_splits(scale=1e3)
     config = dataclasses.replace(FAST, lr=1e6, lr_retry_factors=(1.0, 10.0), max_retries=5)
