@@ -351,7 +351,7 @@ def psnr_db(reference: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     >>> psnr_db(torch.zeros(1, 1, 2, 2), torch.full((1, 1, 2, 2), 0.1)).round().tolist()
     [20.0]
     """
-    mse = (reference - other).square().mean((-3, -2, -1)).double()
+    mse = (reference.double() - other.double()).square().mean((-3, -2, -1))
     return 10 * torch.log10(1.0 / mse)
 
 
