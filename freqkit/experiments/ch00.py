@@ -635,7 +635,7 @@ def claims_table(ds: xr.Dataset, *, noise_tolerance: float = 0.01,
     rises = {str(f): int((ds.kappa_high.sel(kernel_family=f).diff("kernel_size") > 1e-12).sum())
              for f in ds.kernel_family.values}
     add(f"κ_high(k) of box kernels by FFT matches the closed form (< {closed_form_tolerance:g})",
-        f"max |FFT − closed form| = {err:.1e} over k = {int(ks[0])}…{int(ks[-1])}", err < closed_form_tolerance)
+        f"max abs(FFT − closed form) = {err:.1e} over k = {int(ks[0])}…{int(ks[-1])}", err < closed_form_tolerance)
     add("κ_high(k) falls with k (box and Gaussian kernels; Spearman ρ < −0.9)",
         "; ".join(f"{f}: {float(ds.kappa_high.sel(kernel_family=f)[0]):.3f} → "
                   f"{float(ds.kappa_high.sel(kernel_family=f)[-1]):.3f}, ρ = {rho[f]:.2f}, "
@@ -645,7 +645,7 @@ def claims_table(ds: xr.Dataset, *, noise_tolerance: float = 0.01,
     frac = ds.lfc_energy_fraction.mean("sample")
     grows = bool((frac.diff("lfc_radius") >= 0).all())
     add("LFC + HFC reproduces the image; the LFC's energy share grows with r",
-        f"max |LFC + HFC − x| = {recon:.1e}; mean LFC share at r = "
+        f"max abs(LFC + HFC − x) = {recon:.1e}; mean LFC share at r = "
         + ", ".join(f"{r:g}" for r in ds.lfc_radius.values) + ": "
         + "; ".join(f"{s} " + "/".join(f"{v:.2f}" for v in frac.sel(image_set=s).values) for s in sets),
         recon < 1e-5 and grows)
