@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -176,6 +177,12 @@ def test_notebook_smoke(tmp_path: Path) -> None:
             feat, shortcut.example_modified.values - shortcut.example_clean.values, atol=1e-6)
         np.testing.assert_array_equal(ds.example_feature.sel(band="clean").values, 0.0)
         assert ds.attrs["dataset_source"]
+        for f in files:  # per-run training record: one rate per attempt, a reason per failure
+            with xr.open_dataset(f) as one:
+                lrs = json.loads(one.attrs["lrs_tried"])
+                reasons = json.loads(one.attrs["failure_reasons"])
+                assert lrs and lrs[-1] == pytest.approx(float(one.lr.values.ravel()[0]))
+                assert len(reasons) == len(lrs) - (0 if int(one.failed.values.ravel()[0]) else 1)
         execute()  # second run: every run is already on disk
         assert {f: f.stat().st_mtime_ns for f in sorted(results.glob("*.nc"))} == mtimes
     finally:

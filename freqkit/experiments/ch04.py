@@ -466,6 +466,9 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
         "band_hi": float(cfg.band_hi),
         "feature_seed": int(cfg.feature_seed),
         "class_names": json.dumps([str(c) for c in clean.classes]),
+        # training history summary: every attempt's rate and why the failed ones failed
+        "lrs_tried": json.dumps(lrs),
+        "failure_reasons": json.dumps([str(r) for r in getattr(trained, "failure_reasons", [])]),
     })
     return ds
 
