@@ -28,7 +28,12 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from freqkit.experiments.common import RunConfig, available_datasets, run_model_experiment
+from freqkit.experiments.common import (
+    RunConfig,
+    available_datasets,
+    combine_mixed_runs,
+    run_model_experiment,
+)
 from freqkit.train import TrainConfig
 
 __all__ = ["PRESETS", "Preset", "claims_table", "configs", "f50_summary", "get_preset", "run"]
@@ -158,7 +163,7 @@ def run(preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None
         print(f"NOTE: skipping dataset {name!r}: {reason}")
     out = results_dir_for(preset, results_dir)
     sweep.run_sweep(configs(p, tuple(available)), run_model_experiment, out, progress=progress)
-    ds = sweep.combine_runs(out)
+    ds = combine_mixed_runs(out)  # datasets may differ in image size
     ds.attrs["skipped_datasets"] = "; ".join(f"{k}: {v}" for k, v in missing.items())
     ds.attrs["dataset_sources"] = json.dumps(available)
     ds.attrs["preset"] = preset

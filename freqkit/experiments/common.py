@@ -56,6 +56,7 @@ __all__ = [
     "NONLINEARITIES",
     "RunConfig",
     "available_datasets",
+    "combine_mixed_runs",
     "beta_metrics",
     "delta_metrics",
     "load_splits",
@@ -588,3 +589,36 @@ def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
     ds.attrs["kappa_k"] = int(cfg.kappa_k)
     ds.attrs["lrs_tried"] = json.dumps(lrs)
     return ds
+
+
+SPECTRUM_VARS: tuple[str, ...] = ("beta_power", "delta_power")
+
+
+def combine_mixed_runs(out_dir: str | Any) -> xr.Dataset:
+    """Combine a sweep whose runs may have different image sizes.
+
+    :func:`freqkit.sweep.combine_runs` needs identical ``freq_row``/``freq_col``
+    coordinates (otherwise xarray concatenates *every* variable along them).
+    Here runs are grouped by image size; each group is combined by coordinates
+    and the groups are merged after renaming the spectra of a group of size
+    ``h × w`` to ``beta_power_<h>x<w>`` / ``delta_power_<h>x<w>`` on dims
+    ``freq_row_<h>``, ``freq_col_<w>``. With a single image size this is
+    exactly :func:`freqkit.sweep.combine_runs`.
+    """
+    from pathlib import Path
+
+    from freqkit import results, sweep
+
+    paths = sorted(Path(out_dir).glob("*.nc"))
+    runs = [results.load_results(p) for p in paths]
+    sizes = sorted({(r.sizes["freq_row"], r.sizes["freq_col"]) for r in runs})
+    if len(sizes) <= 1:
+        return sweep.combine_runs(paths)
+    groups = []
+    for h, w in sizes:
+        group = [r for r in runs if (r.sizes["freq_row"], r.sizes["freq_col"]) == (h, w)]
+        combined = xr.combine_by_coords(group, join="outer", combine_attrs="drop_conflicts")
+        tag = f"{h}x{w}"
+        combined = combined.rename({v: f"{v}_{tag}" for v in SPECTRUM_VARS if v in combined})
+        groups.append(combined.rename({"freq_row": f"freq_row_{h}", "freq_col": f"freq_col_{w}"}))
+    return xr.merge(groups, join="outer", combine_attrs="drop_conflicts")
