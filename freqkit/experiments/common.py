@@ -611,7 +611,7 @@ def combine_mixed_runs(out_dir: str | Any) -> xr.Dataset:
 
     paths = sorted(Path(out_dir).glob("*.nc"))
     runs = [results.load_results(p) for p in paths]
-    sizes = sorted({(r.sizes["freq_row"], r.sizes["freq_col"]) for r in runs})
+    sizes = sorted({(r.sizes.get("freq_row", 0), r.sizes.get("freq_col", 0)) for r in runs})
     if len(sizes) <= 1:
         return sweep.combine_runs(paths)
     groups = []
