@@ -388,7 +388,7 @@ def load_image_set(config: ImageSetConfig) -> tuple[torch.Tensor, torch.Tensor, 
         x, y = data.foolbox_samples(name, config.n_images)
         how = ("512×512 JPEGs resized to 224×224 (PIL default resampling)" if name == "imagenet"
                else "PNG, exact pixels of CIFAR-10 test images 0..19")
-        source = f"foolbox {foolbox.__version__} shipped samples {name}_<i>_<label> ({how}); {len(x)} images"
+        source = f"foolbox {foolbox.__version__} shipped samples {name}_NN_LABEL ({how}); {len(x)} images"
         return x, y, source, _checksum_uint8(x)
     splits = data.get_dataset(config.image_set, n_train=0, n_val=0, n_test=config.n_images,
                               seed=config.data_seed)
