@@ -4,8 +4,8 @@
 :func:`run_attack` runs one of them on a batch and returns the perturbations
 ``delta = x_adv - x`` as an :class:`xarray.Dataset`.
 
-Registered attacks
-------------------
+.. rubric:: Registered attacks
+
 ============  =====  ====================================  ==============
 name          norm   foolbox class                         kind
 ============  =====  ====================================  ==============
@@ -16,8 +16,8 @@ name          norm   foolbox class                         kind
 ``bb-l2``     l2     ``L2BrendelBethgeAttack``             minimisation
 ============  =====  ====================================  ==============
 
-Conventions (also in DESIGN.md)
--------------------------------
+.. rubric:: Conventions (also in DESIGN.md)
+
 * **Preprocessing happens exactly once**, inside foolbox:
   ``foolbox.PyTorchModel(model.eval(), bounds, preprocessing=dict(mean, std, axis=-3))``
   feeds ``(x - mean) / std`` to ``model``. The torch model must therefore *not*
@@ -146,6 +146,9 @@ class AttackSpec:
         return json.dumps(self.to_dict(), sort_keys=True)
 
 
+#: Registry of attack specs by name (``pgd-linf``, ``pgd-l2``, ``pgd-l1``, ``bb-linf``, ``bb-l2``).
+#:
+#: :meta hide-value:
 ATTACKS: Registry[AttackSpec] = Registry("attack")
 
 for _spec in (

@@ -212,6 +212,9 @@ class DatasetSpec:
     sources: tuple[str, ...]
 
 
+#: Registry of dataset specs by name (``mnist``, ``fashion-mnist``, ``svhn``, ``cifar10``, ``cifar100``).
+#:
+#: :meta hide-value:
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 
 _CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")

@@ -5,7 +5,7 @@ nonlinearity (identity for ``"linear"``, ReLU for ``"relu"``), then a linear
 readout ``Linear(channels·H·W -> num_classes)``.  Every hidden layer maps
 ``(N, c_in, H, W) -> (N, c_out, H, W)`` (the size is preserved), so the flattened
 index of an activation is ``(channel, row, col)`` in C order everywhere, and each
-hidden layer can return its matrix with :meth:`dense_matrix`.
+hidden layer can return its matrix with ``dense_matrix()``.
 
 Parameterisations (``D = H·W``, ``c`` = ``channels``, ``k`` = ``kernel_size``)
 
@@ -83,6 +83,9 @@ FFT_KERNEL_THRESHOLD = 11
 
 NONLINEARITIES = ("linear", "relu")
 
+#: Registry of model factories by name (``fc``, ``fkc``, ``lc``, ``lkc``); use :func:`create_model`.
+#:
+#: :meta hide-value:
 MODELS: Registry = Registry("model")
 
 ConvMethod = Literal["auto", "fft", "direct"]

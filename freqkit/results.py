@@ -5,8 +5,8 @@ built with :func:`from_records`, stamped with :func:`provenance` and written
 atomically with :func:`save_results`. Chapters read them back with
 :func:`load_results` or, for a whole sweep, :func:`load_sweep`.
 
-Conventions
------------
+.. rubric:: Conventions
+
 - dims are lowercase singular names: ``model``, ``dataset``, ``kernel_size``,
   ``depth``, ``seed``, ``sample``, ...
 - every data variable carries ``units`` and ``long_name`` attributes;

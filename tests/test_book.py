@@ -136,3 +136,53 @@ def test_clear_outputs_strips_outputs_and_papermill_cells():
 def test_committed_notebooks_can_be_parsed_as_json():
     for path in CHAPTERS:
         json.loads(path.read_text())
+
+
+ROLE = re.compile(r"\{(func|mod|class|data|meth|attr)\}`~?([\w.]+)`")
+
+
+def _resolve(target: str):
+    """Import the longest module prefix of ``target`` and walk the remaining attributes."""
+    parts = target.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for name in parts[i:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(target)
+
+
+def test_code_roles_in_chapters_name_documented_freqkit_objects():
+    """Every {func}/{mod}/... role in a chapter or book page names a freqkit object that
+    book/api.md documents (otherwise ``jupyter-book build -n`` warns and CI fails)."""
+    api = (ROOT / "book/api.md").read_text()
+    documented = set(re.findall(r"automodule:: ([\w.]+)", api))
+    roles = []
+    for path in TOC_FILES:
+        if path.suffix == ".ipynb":
+            texts = [c.source for c in nbformat.read(path, as_version=4).cells
+                     if c.cell_type == "markdown"]
+        else:
+            texts = [path.read_text()]
+        roles += [(path.name, kind, target) for t in texts for kind, target in ROLE.findall(t)]
+    assert roles, "no code roles found: the pattern is broken"
+    for name, kind, target in roles:
+        assert target.startswith("freqkit."), f"{name}: {{{kind}}}`{target}` is not a freqkit object"
+        _resolve(target)  # AttributeError / ImportError names the bad target
+        owners = [m for m in documented if target == m or target.startswith(m + ".")]
+        assert owners, f"{name}: {target} is not under a module that book/api.md documents"
+
+
+def test_api_page_documents_every_freqkit_module():
+    import pkgutil
+
+    import freqkit
+
+    api = (ROOT / "book/api.md").read_text()
+    documented = set(re.findall(r"automodule:: ([\w.]+)", api))
+    modules = {m.name for m in pkgutil.walk_packages(freqkit.__path__, "freqkit.")
+               if not m.ispkg}
+    assert modules - documented == set(), f"book/api.md misses {sorted(modules - documented)}"

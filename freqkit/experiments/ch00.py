@@ -153,6 +153,9 @@ class Preset:
     notes: str = field(default="", compare=False)
 
 
+#: The chapter's presets by name: ``smoke`` (CI), ``cpu`` (a reduced reproduction on a 2-core CPU), ``paper`` (the paper's scale).
+#:
+#: :meta hide-value:
 PRESETS: dict[str, Preset] = {
     "smoke": Preset("smoke", n_foolbox=20, n_fashion_mnist=300, n_cifar10=300,
                     notes="pipeline check: 20 foolbox samples per set, 300 Fashion-MNIST / CIFAR-10 test images"),

@@ -64,6 +64,9 @@ class Preset:
     notes: str = field(default="", compare=False)
 
 
+#: The chapter's presets by name: ``smoke`` (CI), ``cpu`` (a reduced reproduction on a 2-core CPU), ``paper`` (the paper's scale).
+#:
+#: :meta hide-value:
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         name="smoke", datasets=("fashion-mnist",), seeds=(0,), n_train=512, n_val=128,

@@ -95,6 +95,9 @@ class Preset:
     notes: str = field(default="", compare=False)
 
 
+#: The chapter's presets by name: ``smoke`` (CI), ``cpu`` (a reduced reproduction on a 2-core CPU), ``paper`` (the paper's scale).
+#:
+#: :meta hide-value:
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         name="smoke", datasets=("cifar10", "fashion-mnist"), kernel_sizes=(3, 32),

@@ -228,6 +228,9 @@ _MODELS_CPU = (ModelSpec("fkc", channels=8), ModelSpec("lc", channels=2, kernel_
 _MODELS_PAPER = (ModelSpec("fkc", channels=16), ModelSpec("lc", channels=16, kernel_size=3),
                  ModelSpec("lkc", channels=16, kernel_size=3))
 
+#: The chapter's presets by name: ``smoke`` (CI), ``cpu`` (a reduced reproduction on a 2-core CPU), ``paper`` (the paper's scale).
+#:
+#: :meta hide-value:
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         name="smoke", datasets=("cifar10", "fashion-mnist"), n_train=512, n_val=128,

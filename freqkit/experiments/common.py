@@ -19,8 +19,8 @@ Every chapter that compares architectures runs the same pipeline per grid point:
 nonlinearity, kernel_size, seed) so that the runs of a sweep combine by
 coordinates (:func:`freqkit.sweep.combine_runs`).
 
-Conventions
------------
+.. rubric:: Conventions
+
 - β̂ power spectrum: ``|DFT_ortho(β)|²`` summed over classes and channels.
 - δ̂ power spectrum: ``|DFT_ortho(δ)|²`` summed over channels and averaged over
   the successful perturbations at each ε (failed attacks are NaN in
