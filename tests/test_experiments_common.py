@@ -174,3 +174,19 @@ def test_run_is_deterministic_for_a_seed() -> None:
     for name in ("beta_f50", "beta_l2", "delta_f50", "delta_avg_l1_hat", "test_accuracy"):
         np.testing.assert_array_equal(a[name].values, b[name].values, err_msg=name)
     assert not np.array_equal(a.beta_l2.values, c.beta_l2.values)
+
+
+def test_run_records_the_rates_tried_and_why_attempts_failed() -> None:
+    """A first attempt at an absurd learning rate blows up; the retry at a sane one is kept, and
+    the run file says both rates and why the first failed."""
+    train = TrainConfig(epochs=2, batch_size=32, lr=1e4, lr_retry_factors=(1.0, 1e-5),
+                        max_retries=1, chance_patience=0)
+    cfg = RunConfig(model="fc", depth=1, nonlinearity="linear", seed=0,
+                    **{**TINY, "train": train})
+    ds = run_model_experiment(cfg)
+    lrs = json.loads(ds.attrs["lrs_tried"])
+    reasons = json.loads(ds.attrs["failure_reasons"])
+    assert lrs == pytest.approx([1e4, 0.1])
+    assert _scalar(ds, "lr")[0] == pytest.approx(0.1) and _scalar(ds, "n_lr_tries")[0] == 2
+    assert len(reasons) == 1 and reasons[0], reasons
+    assert _scalar(ds, "failed")[0] == 0

@@ -588,6 +588,8 @@ def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
     ))
     ds.attrs["kappa_k"] = int(cfg.kappa_k)
     ds.attrs["lrs_tried"] = json.dumps(lrs)
+    # why each abandoned attempt failed (non-finite / diverging loss, stuck at chance), in order
+    ds.attrs["failure_reasons"] = json.dumps([str(r) for r in getattr(trained, "failure_reasons", [])])
     return ds
 
 
