@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -35,6 +36,43 @@ def test_presets_sizes() -> None:
 def test_get_preset_rejects_unknown_name() -> None:
     with pytest.raises(ValueError, match=r"preset='gpu'.*'smoke', 'cpu', 'paper'"):
         ch03.get_preset("gpu")
+
+
+@pytest.mark.parametrize("bad", [(), ("imagenet",), ["mnist", "cifar-10"]])
+def test_run_rejects_bad_datasets_naming_them(bad, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"datasets=.*not allowed.*'fashion-mnist'"):
+        ch03.run("smoke", tmp_path, datasets=bad, progress=False)
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize("bad", [0, -0.1, float("nan"), float("inf"), "0.01", True])
+def test_run_rejects_bad_fixed_lr_naming_it(bad, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"fixed_lr=.*not allowed"):
+        ch03.run("smoke", tmp_path, fixed_lr=bad, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_fixed_lr_trains_every_run_at_that_rate_once(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    ds = ch03.run("smoke", tmp_path, datasets="mnist", fixed_lr=0.02, progress=False)
+    np.testing.assert_allclose(ds.lr.values[np.isfinite(ds.lr.values)], 0.02)
+    assert np.all(ds.n_lr_tries.values[np.isfinite(ds.n_lr_tries.values)] == 1)
+    base = ch03.run("smoke", tmp_path, datasets="mnist", progress=False)  # other files
+    assert len(list(tmp_path.glob("*.nc"))) == 2 * len(ch03.configs("smoke", "mnist"))
+    assert np.all(base.lr.values[np.isfinite(base.lr.values)] == ch03.get_preset("smoke").train.lr)
+
+
+def test_run_datasets_override_combines_only_its_own_runs(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    first = ch03.run("smoke", tmp_path, progress=False)
+    default = str(first.dataset.values[0])
+    assert default in ("cifar10", "fashion-mnist")
+    other = ch03.run("smoke", tmp_path, datasets=("mnist", "fashion-mnist"), progress=False)
+    assert other.dataset.values.tolist() == ["mnist"]  # the first that loads; not combined
+    n = len(ch03.configs("smoke", "mnist"))
+    assert len(list(tmp_path.glob("*.nc"))) == 2 * n  # both sweeps' files are kept
+    again = ch03.run("smoke", tmp_path, progress=False)
+    assert again.dataset.values.tolist() == [default]
 
 
 @pytest.mark.parametrize("dataset, pad_to", [("cifar10", None), ("fashion-mnist", 32)])

@@ -32,6 +32,8 @@ with ``b = ⌊κ_k / 2⌋``:
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,18 +201,59 @@ def results_dir_for(preset: str, results_dir: str | os.PathLike[str] | None = No
 
 
 def run(preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None, *,
-        progress: bool = True) -> xr.Dataset:
-    """Run (or resume) the chapter's sweep and return the combined results."""
+        datasets: tuple[str, ...] | list[str] | str | None = None,
+        fixed_lr: float | None = None, progress: bool = True) -> xr.Dataset:
+    """Run (or resume) the chapter's sweep and return the combined results.
+
+    Parameters
+    ----------
+    preset : str
+        ``"smoke"``, ``"cpu"`` or ``"paper"`` (:data:`PRESETS`).
+    results_dir : path-like, optional
+        Where the run files go (default :func:`results_dir_for`).
+    datasets : str or sequence of str, optional
+        Datasets in order of preference, overriding the preset's (e.g.
+        ``("fashion-mnist",)`` to measure on Fashion-MNIST although CIFAR-10 is
+        present); the first that loads here is used.
+    fixed_lr : float, optional
+        Train every run at this learning rate, without the retry rule
+        (``max_retries=0``; a run that fails is flagged ``failed``). The paper's rule
+        (0.1, then ×10, ÷10, ÷50) can keep different rates for different kernel
+        sizes, which confounds the trend in k; a fixed rate removes that.
+    progress : bool
+        Show a tqdm bar over the runs.
+
+    Returns
+    -------
+    xarray.Dataset
+        The runs of this preset and dataset only (other files in ``results_dir``,
+        e.g. of another dataset, are left alone and not combined).
+    """
     from freqkit import sweep
+    from freqkit.data import DATASETS
     from freqkit.experiments.common import run_model_experiment
 
     p = get_preset(preset)
+    if datasets is not None:
+        names = (datasets,) if isinstance(datasets, str) else tuple(datasets)
+        unknown = [d for d in names if d not in DATASETS.names()]
+        if not names or unknown:
+            raise ValueError(f"datasets={datasets!r} is not allowed; use a non-empty sequence of "
+                             f"{DATASETS.names()}")
+        p = dataclasses.replace(p, datasets=names)
+    if fixed_lr is not None:
+        if isinstance(fixed_lr, bool) or not isinstance(fixed_lr, (int, float)) or not (
+                0 < float(fixed_lr) < float("inf")):
+            raise ValueError(f"fixed_lr={fixed_lr!r} is not allowed; use a positive finite float "
+                             "or None (the preset's rate with the retry rule)")
+        p = dataclasses.replace(p, train=dataclasses.replace(p.train, lr=float(fixed_lr),
+                                                             max_retries=0))
     dataset, missing = choose_dataset(p.datasets)
     for name, reason in missing.items():
         print(f"NOTE: dataset {name!r} unavailable ({reason}); using {dataset!r}")
     out = results_dir_for(preset, results_dir)
-    sweep.run_sweep(configs(p, dataset), run_model_experiment, out, progress=progress)
-    ds = sweep.combine_runs(out)
+    paths = sweep.run_sweep(configs(p, dataset), run_model_experiment, out, progress=progress)
+    ds = sweep.combine_runs(paths)
     ds.attrs["skipped_datasets"] = "; ".join(f"{k}: {v}" for k, v in missing.items())
     ds.attrs["preset"] = preset
     return ds
@@ -355,7 +398,10 @@ def theory_curves(kernel_sizes: tuple[int, ...] | list[int], depths: tuple[int, 
 def kappa_summary(ds: xr.Dataset, epsilon: float | None = None) -> xr.Dataset:
     """κ_high of β̂ and δ̂ (at ``epsilon``; the first ε if None) with dims (depth, kernel_size, seed).
 
-    Selects the single model/dataset/nonlinearity of the chapter's sweep.
+    Selects the single model/dataset/nonlinearity of the chapter's sweep. Also
+    carries ``test_accuracy`` and, when the runs stored it, ``lr``: the learning
+    rate of the attempt that was kept (the retry rule can differ per kernel size,
+    which confounds a trend in k).
     """
     d = ds
     for dim in ("model", "dataset", "nonlinearity"):
@@ -364,11 +410,14 @@ def kappa_summary(ds: xr.Dataset, epsilon: float | None = None) -> xr.Dataset:
                 raise ValueError(f"results have {d.sizes[dim]} values along {dim!r}; expected 1")
             d = d.isel({dim: 0}, drop=True)
     eps = float(d.epsilon.values[0]) if epsilon is None else float(epsilon)
-    return xr.Dataset({
+    out = xr.Dataset({
         "beta_kappa_high": d.beta_kappa_high,
         "delta_kappa_high": d.delta_kappa_high.sel(epsilon=eps),
         "test_accuracy": d.test_accuracy,
     }, attrs={"epsilon": eps})
+    if "lr" in d:  # the learning rate of the kept attempt (the retry rule may change it per run)
+        out["lr"] = d.lr
+    return out
 
 
 def _trend(values: np.ndarray, x: np.ndarray) -> float:
