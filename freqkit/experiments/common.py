@@ -623,4 +623,4 @@ def combine_mixed_runs(out_dir: str | Any) -> xr.Dataset:
         tag = f"{h}x{w}"
         combined = combined.rename({v: f"{v}_{tag}" for v in SPECTRUM_VARS if v in combined})
         groups.append(combined.rename({"freq_row": f"freq_row_{h}", "freq_col": f"freq_col_{w}"}))
-    return xr.merge(groups, join="outer", combine_attrs="drop_conflicts")
+    return xr.merge(groups, join="outer", compat="no_conflicts", combine_attrs="drop_conflicts")
