@@ -362,7 +362,6 @@ def run_attack(
     >>> bool((ds.norm_linf <= ds.epsilon + 1e-6).where(ds.success, True).all())
     True
     """
-
     spec = ATTACKS.get(attack) if isinstance(attack, str) else attack
     if not isinstance(spec, AttackSpec):
         raise ValueError(f"attack={attack!r} must be a registered name or an AttackSpec")

@@ -32,10 +32,8 @@ with ``b = ⌊κ_k / 2⌋``:
 
 from __future__ import annotations
 
-import dataclasses
-
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np
 import xarray as xr
@@ -240,14 +238,13 @@ def run(preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None
         if not names or unknown:
             raise ValueError(f"datasets={datasets!r} is not allowed; use a non-empty sequence of "
                              f"{DATASETS.names()}")
-        p = dataclasses.replace(p, datasets=names)
+        p = replace(p, datasets=names)
     if fixed_lr is not None:
         if isinstance(fixed_lr, bool) or not isinstance(fixed_lr, (int, float)) or not (
                 0 < float(fixed_lr) < float("inf")):
             raise ValueError(f"fixed_lr={fixed_lr!r} is not allowed; use a positive finite float "
                              "or None (the preset's rate with the retry rule)")
-        p = dataclasses.replace(p, train=dataclasses.replace(p.train, lr=float(fixed_lr),
-                                                             max_retries=0))
+        p = replace(p, train=replace(p.train, lr=float(fixed_lr), max_retries=0))
     dataset, missing = choose_dataset(p.datasets)
     for name, reason in missing.items():
         print(f"NOTE: dataset {name!r} unavailable ({reason}); using {dataset!r}")

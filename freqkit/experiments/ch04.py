@@ -385,7 +385,7 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
     import torch
 
     from freqkit import models, results, stego, sweep, train
-    from freqkit.experiments.common import load_splits
+    from freqkit.experiments.common import load_splits, training_attempt_attrs
 
     clean = load_splits(cfg.dataset, cfg.grayscale, cfg.n_train, cfg.n_val, cfg.n_test,
                         cfg.data_seed)
@@ -470,8 +470,7 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
         "feature_seed": int(cfg.feature_seed),
         "class_names": json.dumps([str(c) for c in clean.classes]),
         # training history summary: every attempt's rate and why the failed ones failed
-        "lrs_tried": json.dumps(lrs),
-        "failure_reasons": json.dumps([str(r) for r in getattr(trained, "failure_reasons", [])]),
+        **training_attempt_attrs(trained),
     })
     return ds
 

@@ -64,6 +64,7 @@ __all__ = [
     "pad_images",
     "run_model_experiment",
     "train_run",
+    "training_attempt_attrs",
 ]
 
 #: Grid dimensions of every run's dataset, in this order.
@@ -511,6 +512,23 @@ def train_run(cfg: RunConfig, *, progress: bool = False) -> tuple[Any, Any]:
     return splits, trained
 
 
+def training_attempt_attrs(trained: Any) -> dict[str, str]:
+    """Flat NetCDF attrs of a training result's attempts: ``lrs_tried`` (every attempt's
+    learning rate, in order) and ``failure_reasons`` (why each abandoned attempt failed),
+    both JSON lists.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> training_attempt_attrs(SimpleNamespace(lrs_tried=[0.1, 0.01], failure_reasons=["nan"]))
+    {'lrs_tried': '[0.1, 0.01]', 'failure_reasons': '["nan"]'}
+    """
+    return {
+        "lrs_tried": json.dumps([float(v) for v in getattr(trained, "lrs_tried", [])]),
+        "failure_reasons": json.dumps([str(r) for r in getattr(trained, "failure_reasons", [])]),
+    }
+
+
 def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
     """β, attack and spectral metrics of a trained model (see :func:`run_model_experiment`)."""
     from freqkit import attacks, predictor, results, sweep
@@ -587,9 +605,7 @@ def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
         device=_device_string(),
     ))
     ds.attrs["kappa_k"] = int(cfg.kappa_k)
-    ds.attrs["lrs_tried"] = json.dumps(lrs)
-    # why each abandoned attempt failed (non-finite / diverging loss, stuck at chance), in order
-    ds.attrs["failure_reasons"] = json.dumps([str(r) for r in getattr(trained, "failure_reasons", [])])
+    ds.attrs.update(training_attempt_attrs(trained))
     return ds
 
 
