@@ -36,6 +36,8 @@ __all__ = [
     "from_records",
     "load_results",
     "load_sweep",
+    "check_duplicate_runs",
+    "run_coordinates",
     "provenance",
     "save_results",
     "validate_dataset",
@@ -232,8 +234,57 @@ def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
 # I/O
 # --------------------------------------------------------------------------- #
 def _write_netcdf(ds: xr.Dataset, path: Path) -> None:
-    """The actual writer (separate so tests can make it fail half-way)."""
-    ds.to_netcdf(path, engine="h5netcdf")
+    """The actual writer (separate so tests can make it fail half-way).
+
+    Numeric data variables are zlib-compressed (level 4, through the h5netcdf
+    encoding); values are stored exactly as given.
+    """
+    ds = _squeeze_run_dims(ds)
+    encoding = {
+        name: {"zlib": True, "complevel": 4}
+        for name, var in ds.data_vars.items()
+        if var.size >= 64 and var.dtype.kind in "biuf"
+    }
+    ds.to_netcdf(path, engine="h5netcdf", encoding=encoding)
+
+
+#: Attribute listing the run dimensions stored as scalar coordinates (see :func:`save_results`).
+RUN_DIMS_ATTR = "run_dims"
+
+
+def _squeeze_run_dims(ds: xr.Dataset) -> xr.Dataset:
+    """Store length-1 run dims (shared by every data variable) as scalar coordinates.
+
+    HDF5 spends kilobytes per variable and dimension scale: a run with 45
+    variables on six length-1 grid dims takes 250 kB, 90 kB without them.
+    :func:`load_results` restores the dims (attribute :data:`RUN_DIMS_ATTR`).
+    """
+    if not ds.data_vars or RUN_DIMS_ATTR in ds.attrs:
+        return ds
+    first = next(iter(ds.data_vars.values())).dims
+    lead: list[str] = []
+    for i, d in enumerate(first):  # the longest leading block of length-1 coordinate dims
+        if not (ds.sizes[d] == 1 and d in ds.coords and ds[d].ndim == 1
+                and all(v.dims[:i + 1] == first[:i + 1] for v in ds.data_vars.values())):
+            break
+        lead.append(str(d))
+    if not lead:
+        return ds
+    out = ds.squeeze(lead)
+    out.attrs[RUN_DIMS_ATTR] = ",".join(lead)
+    return out
+
+
+def _expand_run_dims(ds: xr.Dataset) -> xr.Dataset:
+    lead = ds.attrs.get(RUN_DIMS_ATTR)
+    if not lead:
+        return ds
+    names = str(lead).split(",")
+    out = ds.expand_dims(names)
+    for name in ds.data_vars:  # expand_dims puts the new dims first, in the given order
+        out[name] = out[name].transpose(*names, *ds[name].dims)
+    del out.attrs[RUN_DIMS_ATTR]
+    return out
 
 
 def save_results(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
@@ -297,7 +348,7 @@ def load_results(path: str | os.PathLike[str]) -> xr.Dataset:
     if not path.is_file():
         raise ValueError(f"path {str(path)!r} does not exist")
     with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
+        return _expand_run_dims(ds.load())
 
 
 def load_sweep(
@@ -341,32 +392,89 @@ def load_sweep(
     if not paths:
         raise ValueError(f"source {source!r} contains no .nc result files")
     runs = [load_results(p) for p in paths]
+    check_duplicate_runs(runs, paths)
     return xr.combine_by_coords(runs, join="outer", combine_attrs="drop_conflicts")
+
+
+#: Units of variables that hold wall-clock timings: they differ between two
+#: computations of the same run and are ignored when runs are compared.
+TIMING_UNITS: frozenset[str] = frozenset({"s", "ms"})
+
+
+def run_coordinates(ds: xr.Dataset) -> tuple[tuple[str, Any], ...]:
+    """The grid point of one run: its length-1 dimensions and their values, sorted by name.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"acc": (("seed", "model"), [[0.5]])},
+    ...                 coords={"seed": [1], "model": ["fc"]})
+    >>> run_coordinates(ds)
+    (('model', 'fc'), ('seed', 1))
+    """
+    out = []
+    for dim in sorted(ds.dims):
+        if ds.sizes[dim] == 1 and dim in ds.coords:
+            value = ds[dim].values[0]
+            out.append((str(dim), value.item() if hasattr(value, "item") else value))
+    return tuple(out)
+
+
+def _same_values(a: xr.Dataset, b: xr.Dataset) -> bool:
+    names = [n for n in a.data_vars
+             if n in b.data_vars and a[n].attrs.get("units") not in TIMING_UNITS]
+    if set(a.data_vars) - set(b.data_vars) or set(b.data_vars) - set(a.data_vars):
+        return False
+    for name in names:
+        x, y = a[name], b[name]
+        if x.dims != y.dims or x.shape != y.shape:
+            return False
+        if x.dtype.kind in "fc":
+            if not np.array_equal(x.values, y.values, equal_nan=True):
+                return False
+        elif not np.array_equal(x.values, y.values):
+            return False
+    return True
+
+
+def check_duplicate_runs(runs: Sequence[xr.Dataset],
+                         paths: Sequence[str | os.PathLike[str]]) -> None:
+    """Refuse two runs of the same grid point whose values differ.
+
+    Runs are keyed by :func:`run_coordinates`; two files of one grid point are
+    fine only if every data variable is identical (timings, whose ``units``
+    are in :data:`TIMING_UNITS`, are not compared). Otherwise combining would
+    keep one of them without a word, so this raises ``ValueError`` naming both files.
+
+    Examples
+    --------
+    >>> a = xr.Dataset({"acc": ("seed", [0.5])}, coords={"seed": [0]})
+    >>> check_duplicate_runs([a, a.copy()], ["a.nc", "b.nc"])      # identical: fine
+    >>> check_duplicate_runs([a, a + 0.25], ["a.nc", "b.nc"])
+    Traceback (most recent call last):
+    ...
+    ValueError: result files 'a.nc' and 'b.nc' are two different runs of the same grid point (seed=0); remove one of them or combine them separately
+    """
+    seen: dict[tuple, int] = {}
+    for i, ds in enumerate(runs):
+        key = run_coordinates(ds)
+        if not key:
+            continue
+        j = seen.setdefault(key, i)
+        if j != i and not _same_values(runs[j], ds):
+            where = ", ".join(f"{k}={v}" for k, v in key)
+            raise ValueError(
+                f"result files {str(paths[j])!r} and {str(paths[i])!r} are two different runs "
+                f"of the same grid point ({where}); remove one of them or combine them separately"
+            )
 
 
 # --------------------------------------------------------------------------- #
 # provenance
 # --------------------------------------------------------------------------- #
 def _config_json(config: Any) -> str:
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        config = dataclasses.asdict(config)
-    if not isinstance(config, Mapping):
-        raise ValueError(
-            f"config must be a dataclass instance or a dict, got {type(config).__name__}"
-        )
-    return json.dumps(config, sort_keys=True, default=_json_default)
+    from freqkit.sweep import config_json  # the one canonical config JSON (sweep imports us)
 
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (tuple, set, frozenset)):
-        return list(obj)
-    raise TypeError(f"config value {obj!r} of type {type(obj).__name__} is not JSON-serialisable")
+    return config_json(config)
 
 
 def _git_state(repo: Path) -> tuple[str, int | str]:

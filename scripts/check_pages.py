@@ -9,7 +9,8 @@ For every page listed in ``_toc.yml`` (the chapters and the front/back matter):
   that MathJax produced ``<mjx-container>`` elements where the page has math;
 
 and for every built HTML page: no ``<script src="http…">``, ``<link href="http…">``
-or ``<img src="http…">`` (the book must work without network). Remote host
+or ``<img src="http…">`` (the book must work without network), and no absolute
+filesystem path (``/work/…``, ``/tmp/…``, …) in the visible text. Remote host
 names are also unresolvable for the browser, so a page that needed the network
 fails the rendering checks too.
 
@@ -39,6 +40,11 @@ REMOTE_RESOURCE = re.compile(
 )
 PLOTLY_DIV = re.compile(r"<div\b[^>]*class=\"[^\"]*plotly-graph-div[^\"]*\"[^>]*>", re.IGNORECASE)
 HAS_MATH = re.compile(r"class=\"[^\"]*\bmath\b[^\"]*\"")
+# an absolute filesystem path in a page's visible text (a machine path leaked into the book)
+ABSOLUTE_PATH = re.compile(
+    r"(?<![\w.:/~-])/(?:work|tmp|usr|root|home|opt|var|mnt|srv|etc|private|Users)/[\w.-]+")
+SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+TAG = re.compile(r"<[^>]+>")
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -127,6 +133,18 @@ def check_rendering(source_html: str, dom: str) -> list[str]:
     return problems
 
 
+def machine_paths(html: str) -> list[str]:
+    """Absolute filesystem paths in the visible text of a page (scripts and styles removed).
+
+    >>> machine_paths("<p>data from /work/shared/data/x.tar.gz</p><script>'/usr/x'</script>")
+    ['/work/shared']
+    >>> machine_paths("<p>see https://example.org/usr/share and ../shared/data</p>")
+    []
+    """
+    text = TAG.sub(" ", SCRIPT_OR_STYLE.sub(" ", html))
+    return sorted({m.group(0) for m in ABSOLUTE_PATH.finditer(text)})
+
+
 def remote_resources(html: str) -> list[str]:
     return [html[m.start():m.start() + 120] for m in REMOTE_RESOURCE.finditer(html)]
 
@@ -157,8 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
 
     for page in sorted(build.rglob("*.html")):
-        for snippet in remote_resources(page.read_text(errors="replace")):
+        text = page.read_text(errors="replace")
+        for snippet in remote_resources(text):
             failures.append(f"{page.relative_to(build)}: loads a remote resource: {snippet!r}")
+        for path in machine_paths(text):
+            failures.append(f"{page.relative_to(build)}: shows a machine path: {path!r}")
 
     chromium = find_chromium()
     for nb in toc_files():

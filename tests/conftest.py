@@ -7,6 +7,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# tests never write into (or read from) the committed results/ of the book
+if "FREQKIT_RESULTS" not in os.environ:
+    import tempfile
+
+    os.environ["FREQKIT_RESULTS"] = tempfile.mkdtemp(prefix="freqkit-test-results-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -10,32 +10,34 @@ stationary point of ``min ‖β̂‖_{2/L}`` -- for ``L >= 2`` a sparsity-induci
 ReLU, of depth 1–3 and compares the ℓ1/ℓ2 norms of β̂ and of the averaged
 adversarial perturbation δ̂ (panels a–d of the paper's figure 2).
 
-The expensive part lives here (:data:`PRESETS`, :func:`configs`, :func:`run`);
-the notebook ``notebooks/01_implicit_bias_norms.ipynb`` only plots the results.
+The chapter is a :class:`freqkit.experiments.scaffold.Chapter` (:data:`CHAPTER`:
+:data:`PRESETS`, :func:`configs`, the shared run
+:func:`freqkit.experiments.common.run_model_experiment`, the pure analysis
+:func:`norm_summary` / :func:`claims_table`); the notebook
+``notebooks/01_implicit_bias_norms.ipynb`` runs it and plots the results with
+:mod:`freqkit.figures.ch01`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 import xarray as xr
 
-from freqkit.experiments.common import (
-    RunConfig,
-    available_datasets,
-    combine_mixed_runs,
-    run_model_experiment,
-)
+from freqkit.experiments.common import RunConfig, combine_mixed_runs, run_model_experiment
+from freqkit.experiments.scaffold import Chapter, register
 from freqkit.train import TrainConfig
 
-__all__ = ["PRESETS", "Preset", "claims_table", "configs", "get_preset", "norm_summary", "run"]
+__all__ = ["CHAPTER", "PRESETS", "Preset", "accuracy_table", "claims_table", "configs", "get_preset",
+           "norm_summary", "run"]
 
-CHAPTER = "ch01"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+#: A (dataset, nonlinearity) group whose mean test accuracy is below this (10-class chance:
+#: 0.1) is marked "not trained" in the chapter's claims table: its β describes an
+#: initialisation more than a learned predictor.
+TRAINED_ACCURACY = 0.3
 
 
 @dataclass(frozen=True)
@@ -90,27 +92,10 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def get_preset(name: str) -> Preset:
-    """The preset called ``name``; ValueError listing the allowed names otherwise.
-
-    Examples
-    --------
-    >>> get_preset("smoke").train.epochs
-    1
-    >>> get_preset("huge")
-    Traceback (most recent call last):
-    ...
-    ValueError: preset='huge' is not allowed; use one of ['smoke', 'cpu', 'paper']
-    """
-    if name not in PRESETS:
-        raise ValueError(f"preset={name!r} is not allowed; use one of {list(PRESETS)}")
-    return PRESETS[name]
-
-
-def configs(preset: str | Preset, datasets: tuple[str, ...] | None = None) -> list[RunConfig]:
+def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None) -> list[RunConfig]:
     """The chapter's grid of runs (pure): one :class:`RunConfig` per grid point.
 
-    ``datasets`` restricts the preset's datasets (e.g. to those available).
+    ``available`` restricts the preset's datasets (to those that load here).
 
     Examples
     --------
@@ -120,8 +105,8 @@ def configs(preset: str | Preset, datasets: tuple[str, ...] | None = None) -> li
     >>> len(configs("cpu"))
     48
     """
-    p = get_preset(preset) if isinstance(preset, str) else preset
-    names = p.datasets if datasets is None else tuple(d for d in p.datasets if d in datasets)
+    p = CHAPTER.get_preset(preset)
+    names = p.datasets if available is None else tuple(d for d in p.datasets if d in available)
     return [
         RunConfig(
             dataset=ds, grayscale=p.grayscale, n_train=p.n_train, n_val=p.n_val,
@@ -132,37 +117,6 @@ def configs(preset: str | Preset, datasets: tuple[str, ...] | None = None) -> li
         for ds in names for model in p.models for depth in p.depths
         for nl in p.nonlinearities for seed in p.seeds
     ]
-
-
-def results_dir_for(preset: str, results_dir: str | os.PathLike[str] | None = None) -> Path:
-    """``results_dir`` or ``$FREQKIT_RESULTS/ch01/<preset>`` or ``<repo>/results/ch01/<preset>``."""
-    if results_dir is not None:
-        return Path(results_dir)
-    base = Path(os.environ.get("FREQKIT_RESULTS", REPO_ROOT / "results"))
-    return base / CHAPTER / preset
-
-
-def run(preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None, *,
-        progress: bool = True) -> xr.Dataset:
-    """Run (or resume) the chapter's sweep and return the combined results.
-
-    Datasets whose data is unavailable are skipped with a printed note (also
-    stored in the returned dataset's ``skipped_datasets`` attribute); the
-    source and checksum of each dataset used are in ``dataset_sources`` (JSON).
-    """
-    from freqkit import sweep
-
-    p = get_preset(preset)
-    available, missing = available_datasets(p.datasets, grayscale=p.grayscale)
-    for name, reason in missing.items():
-        print(f"NOTE: skipping dataset {name!r}: {reason}")
-    out = results_dir_for(preset, results_dir)
-    sweep.run_sweep(configs(p, tuple(available)), run_model_experiment, out, progress=progress)
-    ds = combine_mixed_runs(out)  # datasets may differ in image size
-    ds.attrs["skipped_datasets"] = "; ".join(f"{k}: {v}" for k, v in missing.items())
-    ds.attrs["dataset_sources"] = json.dumps(available)
-    ds.attrs["preset"] = preset
-    return ds
 
 
 # --------------------------------------------------------------------------- analysis (pure)
@@ -243,3 +197,60 @@ def claims_table(ds: xr.Dataset, epsilon: float) -> pd.DataFrame:
                 f"FC {fmt('beta_l2_per_margin', 'fc')}; FKC {fmt('beta_l2_per_margin', 'fkc')}",
                 bool((lf.sel(depth=deep) < lk.sel(depth=deep)).all()))
     return pd.DataFrame(rows)
+
+
+def accuracy_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Test accuracy (seed mean) per dataset, nonlinearity and model (rows) and depth (columns).
+
+    Examples
+    --------
+    >>> accuracy_table(_toy_results()).round(2).to_dict("list")["L=1"]
+    [0.8, 0.7]
+    """
+    acc = ds.test_accuracy.squeeze("kernel_size", drop=True) if "kernel_size" in ds.dims \
+        else ds.test_accuracy
+    acc = acc.where(ds.failed.squeeze("kernel_size", drop=True) == 0) if "kernel_size" in ds.dims \
+        else acc.where(ds.failed == 0)
+    table = (acc.mean("seed").to_dataframe().reset_index()
+             .pivot_table(index=["dataset", "nonlinearity", "model"], columns="depth",
+                          values="test_accuracy"))
+    table.columns = [f"L={c}" for c in table.columns]
+    return table.reset_index()
+
+
+def _toy_results() -> xr.Dataset:
+    """A tiny synthetic chapter-1 result (2 models × 2 depths × 2 seeds) for examples and tests."""
+    import numpy as np
+
+    coords = {"model": ["fc", "fkc"], "dataset": ["toy"], "depth": [1, 2],
+              "nonlinearity": ["linear"], "kernel_size": [0], "seed": [0, 1], "epsilon": [1.0]}
+    shape = (2, 1, 2, 1, 1, 2)
+    dims = tuple(coords)[:6]
+    base = np.array([[1.0, 0.5], [0.8, 0.3]])[:, None, :, None, None, None] * np.ones(shape)
+    data = {
+        "test_accuracy": (dims, np.array([0.8, 0.7])[:, None, None, None, None, None]
+                          * np.ones(shape)),
+        "failed": (dims, np.zeros(shape, dtype=int)),
+        "margin_median": (dims, np.ones(shape)),
+        "beta_l1_hat": (dims, base * 10), "beta_l2_hat": (dims, base),
+        "beta_l2": (dims, base),
+    }
+    for v in ("delta_avg_l1_hat", "delta_avg_l2_hat"):
+        data[v] = ((*dims, "epsilon"), (base * (5 if "l1" in v else 1))[..., None])
+    return xr.Dataset(data, coords=coords)
+
+
+def _toy_summary() -> xr.Dataset:
+    return norm_summary(_toy_results(), 1.0)
+
+
+CHAPTER = register(Chapter(
+    name="ch01", title="Implicit bias in norms: FC vs FKC",
+    notebook="notebooks/01_implicit_bias_norms.ipynb", presets=PRESETS, configs=configs,
+    run_one=run_model_experiment, combine=combine_mixed_runs,
+    summarise=accuracy_table, claims=claims_table,
+))
+#: :meth:`freqkit.experiments.scaffold.Chapter.run` of this chapter.
+run = CHAPTER.run
+#: :meth:`freqkit.experiments.scaffold.Chapter.get_preset` of this chapter.
+get_preset = CHAPTER.get_preset

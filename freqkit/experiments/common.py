@@ -57,6 +57,7 @@ __all__ = [
     "RunConfig",
     "available_datasets",
     "combine_mixed_runs",
+    "learning_curve_vars",
     "beta_metrics",
     "delta_metrics",
     "load_splits",
@@ -292,6 +293,7 @@ def available_datasets(names: tuple[str, ...] | list[str], *, grayscale: bool = 
     ({}, ['no-such-set'])
     """
     from freqkit import data
+    from freqkit.experiments.scaffold import describe_source
 
     ok: dict[str, str] = {}
     missing: dict[str, str] = {}
@@ -301,7 +303,7 @@ def available_datasets(names: tuple[str, ...] | list[str], *, grayscale: bool = 
         except ValueError as err:  # DatasetUnavailableError is a ValueError
             missing[name] = str(err).splitlines()[0][:300]
         else:
-            ok[name] = f"{splits.source} ({splits.checksum})"
+            ok[name] = describe_source(splits.source, splits.checksum)
     return ok, missing
 
 
@@ -574,6 +576,8 @@ def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
         "margin_median": margin,
     })
 
+    history = getattr(trained, "history", None) or {}
+    curve = learning_curve_vars(history)
     h, w = record["beta_power"].shape
     freq_row = np.fft.fftshift(np.fft.fftfreq(h))
     freq_col = np.fft.fftshift(np.fft.fftfreq(w))
@@ -590,9 +594,12 @@ def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
             dims = ()
         units, long_name = _UNITS_LONG_NAMES.get(name, ("1", name))
         data_vars[name] = xr.Variable(dims, value, {"units": units, "long_name": long_name})
+    data_vars.update(curve)
     ds = xr.Dataset(
         data_vars,
         coords={
+            **({"epoch": ("epoch", np.asarray(history["epoch"], dtype=np.int64))}
+               if curve else {}),
             "epsilon": ("epsilon", np.asarray(cfg.epsilons, dtype=np.float64),
                         {"units": "1", "long_name": f"{cfg.attack} attack budget"}),
             "freq_row": ("freq_row", freq_row, {"units": "cycles/pixel"}),
@@ -609,10 +616,43 @@ def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
     return ds
 
 
+#: Per-epoch variables of the kept training attempt: name in the run file -> history key.
+CURVE_VARS: dict[str, tuple[str, str, str]] = {
+    "curve_train_loss": ("train_loss", "1", "mean training loss of the epoch"),
+    "curve_train_accuracy": ("train_accuracy", "1", "training accuracy of the epoch"),
+    "curve_val_accuracy": ("val_accuracy", "1", "validation accuracy after the epoch"),
+    "curve_lr": ("lr", "1", "learning rate at the start of the epoch"),
+}
+
+
+def learning_curve_vars(history: Mapping[str, Any]) -> dict[str, xr.Variable]:
+    """The learning curve of a training history as variables on dim ``epoch``.
+
+    ``history`` is :attr:`freqkit.train.TrainResult.history` (keys ``epoch``,
+    ``lr``, ``train_loss``, ``train_accuracy``, ``val_accuracy``); an empty
+    history gives no variables.
+
+    Examples
+    --------
+    >>> h = {"epoch": [1, 2], "lr": [0.1, 0.05], "train_loss": [2.0, 1.0],
+    ...      "train_accuracy": [0.3, 0.6], "val_accuracy": [0.25, 0.5]}
+    >>> v = learning_curve_vars(h)
+    >>> sorted(v), v["curve_val_accuracy"].dims, v["curve_val_accuracy"].values.tolist()
+    (['curve_lr', 'curve_train_accuracy', 'curve_train_loss', 'curve_val_accuracy'], ('epoch',), [0.25, 0.5])
+    """
+    if not history or not len(history.get("epoch", ())):
+        return {}
+    return {
+        name: xr.Variable(("epoch",), np.asarray(history[key], dtype=np.float64),
+                          {"units": units, "long_name": long_name})
+        for name, (key, units, long_name) in CURVE_VARS.items()
+    }
+
+
 SPECTRUM_VARS: tuple[str, ...] = ("beta_power", "delta_power")
 
 
-def combine_mixed_runs(out_dir: str | Any) -> xr.Dataset:
+def combine_mixed_runs(paths: Any) -> xr.Dataset:
     """Combine a sweep whose runs may have different image sizes.
 
     :func:`freqkit.sweep.combine_runs` needs identical ``freq_row``/``freq_col``
@@ -621,17 +661,22 @@ def combine_mixed_runs(out_dir: str | Any) -> xr.Dataset:
     and the groups are merged after renaming the spectra of a group of size
     ``h × w`` to ``beta_power_<h>x<w>`` / ``delta_power_<h>x<w>`` on dims
     ``freq_row_<h>``, ``freq_col_<w>``. With a single image size this is
-    exactly :func:`freqkit.sweep.combine_runs`.
+    exactly :func:`freqkit.results.load_sweep`. ``paths`` are run files (or a
+    directory: all its ``*.nc``); conflicting duplicates are refused
+    (:func:`freqkit.results.check_duplicate_runs`).
     """
     from pathlib import Path
 
     from freqkit import results, sweep
 
-    paths = sorted(Path(out_dir).glob("*.nc"))
+    if isinstance(paths, (str, Path)):
+        paths = sorted(Path(paths).glob("*.nc"))
+    paths = list(dict.fromkeys(Path(p) for p in paths))
     runs = [results.load_results(p) for p in paths]
+    results.check_duplicate_runs(runs, paths)
     sizes = sorted({(r.sizes.get("freq_row", 0), r.sizes.get("freq_col", 0)) for r in runs})
     if len(sizes) <= 1:
-        return sweep.combine_runs(paths)
+        return results.load_sweep(paths)
     groups = []
     for h, w in sizes:
         group = [r for r in runs if (r.sizes["freq_row"], r.sizes["freq_col"]) == (h, w)]

@@ -1,0 +1,79 @@
+"""Helpers for the chapter notebooks: set-up, glued numbers, run information.
+
+Every measured number in a chapter's prose is inserted from the results with
+myst-nb's ``glue`` (:func:`glue`) and the ``{glue:text}`` role, never typed by hand.
+
+Examples
+--------
+>>> glue("demo_value", 0.123456, "{:.3f}")
+'0.123'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+__all__ = ["glue", "run_table", "setup_notebook"]
+
+
+def setup_notebook() -> None:
+    """Offline plotly, quiet progress bars, ``HF_HUB_OFFLINE=1`` and the torch thread count.
+
+    ``FREQKIT_THREADS`` sets the number of torch threads (default ``min(2, cores)``).
+    """
+    import torch
+
+    from freqkit import plots
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    plots.configure_offline()
+    torch.set_num_threads(int(os.environ.get("FREQKIT_THREADS",
+                                             max(1, min(2, os.cpu_count() or 1)))))
+
+
+def glue(name: str, value: Any, fmt: str = "{}") -> str:
+    """Format ``value`` with ``fmt`` and glue the text under ``name`` (myst-nb, not displayed).
+
+    The chapter's Markdown then shows it with ``{glue:text}`name```. Returns the
+    text, so a cell can also print it. Outside a notebook kernel (or without
+    myst-nb) only the text is returned.
+    """
+    text = fmt.format(value)
+    try:
+        from IPython import get_ipython
+        from myst_nb import glue as _glue
+    except ImportError:  # pragma: no cover - myst-nb is part of the book extra
+        return text
+    if get_ipython() is not None:
+        _glue(name, text, display=False)
+    return text
+
+
+def run_table(ds: xr.Dataset) -> pd.DataFrame:
+    """What was run: chapter, preset, number of runs, data sources, skipped data, commit.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset(attrs={"chapter": "ch01", "preset": "smoke", "n_runs": 4,
+    ...     "dataset_sources": '{"fashion-mnist": "debian fashion-mnist (sha256:ab…)"}',
+    ...     "skipped_datasets": "", "git_commit": "0123456789abcdef", "git_dirty": 0})
+    >>> run_table(ds).value.tolist()[:3]
+    ['ch01', 'smoke', '4']
+    """
+    a = ds.attrs
+    sources = json.loads(a.get("dataset_sources", "{}") or "{}")
+    rows = [("chapter", a.get("chapter", "?")), ("preset", a.get("preset", "?")),
+            ("runs", str(a.get("n_runs", "?")))]
+    rows += [(f"data: {k}", v) for k, v in sources.items()]
+    rows.append(("skipped data", a.get("skipped_datasets") or "none"))
+    commit = str(a.get("git_commit", "several commits"))[:10]
+    dirty = a.get("git_dirty", "?")
+    rows.append(("code", f"git {commit}" + (" (uncommitted changes)" if dirty == 1 else "")))
+    return pd.DataFrame(rows, columns=["", "value"])
