@@ -41,8 +41,8 @@ import xarray as xr
 
 from freqkit.registry import Registry
 
-__all__ = ["CHAPTERS", "CHAPTER_MODULES", "Chapter", "chapters", "describe_source",
-           "default_results_root"]
+__all__ = ["CHAPTERS", "CHAPTER_MODULES", "Chapter", "chapters", "check_first_available",
+           "default_results_root", "describe_source", "register"]
 
 #: Chapters by name (``ch00`` ... ``ch06``), filled when a chapter module is imported.
 CHAPTERS: Registry[Chapter] = Registry("chapter")
@@ -81,6 +81,40 @@ def _default_check_data(preset: Any, **_: Any) -> tuple[dict[str, str], dict[str
 
     names = tuple(getattr(preset, "datasets", ()))
     return available_datasets(names, grayscale=bool(getattr(preset, "grayscale", False)))
+
+
+def check_first_available(preset: Any, *, datasets: Sequence[str] | str | None = None,
+                          **_: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """``check_data`` for chapters that use the first dataset that loads here.
+
+    ``datasets`` (names in order of preference) overrides the preset's
+    ``datasets``; the preset's ``grayscale`` applies. Returns the first
+    available one, and the reasons of those tried before it.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> check_first_available(SimpleNamespace(datasets=("no-such-set",), grayscale=False))[0]
+    {}
+    >>> check_first_available(SimpleNamespace(datasets=(), grayscale=False), datasets=["x", 3])
+    Traceback (most recent call last):
+    ...
+    ValueError: datasets=['x', 3] is not allowed; use a non-empty sequence of dataset names (str)
+    """
+    from freqkit.experiments.common import available_datasets
+
+    names = tuple(getattr(preset, "datasets", ())) if datasets is None else (
+        (datasets,) if isinstance(datasets, str) else tuple(datasets))
+    if not names or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"datasets={datasets!r} is not allowed; use a non-empty sequence of "
+                         "dataset names (str)")
+    missing: dict[str, str] = {}
+    for name in names:
+        ok, miss = available_datasets((name,), grayscale=bool(getattr(preset, "grayscale", False)))
+        if ok:
+            return ok, missing
+        missing.update(miss)
+    return {}, missing
 
 
 @dataclass(frozen=True)
@@ -230,6 +264,7 @@ class Chapter:
             "n_runs": len(dict.fromkeys(paths)),
             "skipped_datasets": "; ".join(f"{k}: {v}" for k, v in missing.items()),
             "dataset_sources": json.dumps(available),
+            "preset_config": preset_json(p),
         })
         return ds
 
@@ -263,7 +298,9 @@ def chapters() -> Registry[Chapter]:
 
 
 def preset_json(preset: Any) -> str:
-    """Canonical JSON of a preset (for provenance)."""
+    """Canonical JSON of a preset (stored as the ``preset_config`` attribute of a chapter's results)."""
     from freqkit.sweep import config_json
 
-    return config_json(dataclasses.asdict(preset) if dataclasses.is_dataclass(preset) else preset)
+    if dataclasses.is_dataclass(preset) and not isinstance(preset, type):
+        return config_json(preset)
+    return json.dumps(str(preset))
