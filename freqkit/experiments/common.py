@@ -310,20 +310,6 @@ def available_datasets(names: tuple[str, ...] | list[str], *, grayscale: bool = 
 # --------------------------------------------------------------------------- #
 # spectral metrics (pure)
 # --------------------------------------------------------------------------- #
-def _norms(x: np.ndarray, axis: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """ℓ1/ℓ2 norms of ``x`` and of its orthonormal 2-D DFT, reduced over ``axis``.
-
-    ``axis`` must contain the last two axes (the DFT is over them).
-    """
-    xhat = np.fft.fft2(x, norm="ortho")
-    return {
-        "l1": np.abs(x).sum(axis=axis),
-        "l2": np.sqrt((x**2).sum(axis=axis)),
-        "l1_hat": np.abs(xhat).sum(axis=axis),
-        "l2_hat": np.sqrt((np.abs(xhat) ** 2).sum(axis=axis)),
-    }
-
-
 def beta_metrics(beta: np.ndarray, kappa_k: int) -> dict[str, Any]:
     """Spectral metrics of a predictor β of shape ``(num_classes, C, H, W)``.
 
@@ -346,7 +332,9 @@ def beta_metrics(beta: np.ndarray, kappa_k: int) -> dict[str, Any]:
     if beta.ndim != 4:
         raise ValueError(f"beta has shape {beta.shape}; expected (num_classes, C, H, W)")
     power = np.asarray(spectra.power_spectrum(beta, combine_channels=True)).sum(axis=0)
-    norms = _norms(beta, axis=(0, 1, 2, 3))
+    per_class = spectra.spectral_norms(beta, dims=3)  # each over (C, H, W); combine over classes
+    norms = {"l1": per_class["l1"].sum(), "l2": np.sqrt((per_class["l2"] ** 2).sum()),
+             "l1_hat": per_class["l1_hat"].sum(), "l2_hat": np.sqrt((per_class["l2_hat"] ** 2).sum())}
     return {
         "beta_power": power,
         "beta_f50": float(spectra.half_power_frequency(power)),
@@ -374,7 +362,7 @@ def delta_metrics(delta: np.ndarray, kappa_k: int) -> dict[str, Any]:
     >>> bool(np.all((m["delta_f50"] > 0) & (m["delta_f50"] < 0.71)))
     True
     """
-    from freqkit import spectra
+    from freqkit import attacks, spectra
 
     delta = np.asarray(delta, dtype=np.float64)
     if delta.ndim != 5:
@@ -382,24 +370,19 @@ def delta_metrics(delta: np.ndarray, kappa_k: int) -> dict[str, Any]:
     n_eps, _, _, h, w = delta.shape
     ok = ~np.isnan(delta).any(axis=(2, 3, 4))  # (epsilon, sample)
     n_success = ok.sum(axis=1)
+    spec = attacks.perturbation_spectra(xr.Dataset({
+        "delta": (("epsilon", "sample", "channel", "row", "col"), delta),
+        "success": (("epsilon", "sample"), ok)}), ks=(kappa_k,))
     filled = np.where(ok[:, :, None, None, None], delta, 0.0)
-    power = np.asarray(spectra.power_spectrum(filled, combine_channels=True))  # (e, s, H, W)
     with np.errstate(invalid="ignore", divide="ignore"):
-        denom = n_success[:, None, None].astype(np.float64)
-        mean_power = power.sum(axis=1) / np.where(denom > 0, denom, np.nan)
-        mean_delta = filled.sum(axis=1) / np.where(denom > 0, denom, np.nan)[..., None]
-    f50 = np.full(n_eps, np.nan)
-    kappa = np.full(n_eps, np.nan)
-    for i in np.flatnonzero(n_success > 0):  # loop over the few ε values only
-        f50[i] = float(spectra.half_power_frequency(mean_power[i]))
-        kappa[i] = float(spectra.kappa_high(mean_power[i], kappa_k))
-    avg = _norms(np.nan_to_num(mean_delta), axis=(1, 2, 3))
-    per_sample = _norms(filled, axis=(2, 3, 4))  # (e, s)
+        mean_delta = filled.sum(axis=1) / np.where(n_success > 0, n_success, np.nan)[:, None, None, None]
+    avg = spectra.spectral_norms(np.nan_to_num(mean_delta), dims=3)  # (epsilon,)
+    per_sample = spectra.spectral_norms(filled, dims=3)  # (epsilon, sample)
     out: dict[str, Any] = {
         "n_success": n_success.astype(np.int64),
-        "delta_power": mean_power if n_eps else np.zeros((0, h, w)),
-        "delta_f50": f50,
-        "delta_kappa_high": kappa,
+        "delta_power": spec.mean_power.values if n_eps else np.zeros((0, h, w)),
+        "delta_f50": spec.f50_mean_power.values,
+        "delta_kappa_high": spec.kappa_high_mean_power.sel(k=kappa_k).values,
     }
     for k, v in avg.items():
         out[f"delta_avg_{k}"] = np.where(n_success > 0, v, np.nan)
