@@ -24,6 +24,8 @@ import hashlib
 import json
 import os
 import re
+import socket
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -169,6 +171,52 @@ def _remove_stale_temp_files(out_dir: Path) -> list[Path]:
     return removed
 
 
+def _lock_owner(lock: Path) -> tuple[str, int] | None:
+    try:
+        host, _, pid = lock.read_text().strip().partition(":")
+        return host, int(pid)
+    except (OSError, ValueError):
+        return None
+
+
+def _lock_is_stale(lock: Path) -> bool:
+    """A lock is stale when its process is gone (same host) or it is older than :data:`LOCK_STALE_S`."""
+    owner = _lock_owner(lock)
+    try:
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    if owner is None:  # being written right now, or garbage: judge by age
+        return age > 60
+    host, pid = owner
+    if host == socket.gethostname():
+        return pid != os.getpid() and not _pid_alive(pid)
+    return age > LOCK_STALE_S
+
+
+def _try_lock(path: Path) -> Path | None:
+    """Atomically create ``<path>.lock`` (``host:pid``); break a stale one. None if held."""
+    lock = path.with_name(path.name + ".lock")
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if _lock_is_stale(lock):
+                lock.unlink(missing_ok=True)
+                continue
+            return None
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{socket.gethostname()}:{os.getpid()}")
+        return lock
+    return None
+
+
+#: A lock written on another host is taken for abandoned after this many seconds.
+LOCK_STALE_S = 24 * 3600.0
+#: Seconds between checks while another process computes a run this sweep needs.
+LOCK_POLL_S = 0.5
+
+
 def run_sweep(
     configs: Iterable[Any],
     run_fn: Callable[[Any], xr.Dataset],
@@ -187,6 +235,13 @@ def run_sweep(
     propagates; every earlier run is already safely on disk. Temp files left
     by a killed writer (``*.nc.tmp-<pid>...`` of a process that no longer
     exists) are deleted first.
+
+    Any number of processes (or Slurm tasks) can run sweeps into one folder:
+    before computing a run, a process atomically creates ``<run>.nc.lock``
+    (``host:pid``); runs locked by another live process are skipped for now and
+    waited for at the end, so each run is computed exactly once. A lock of a
+    dead process on this host (or one older than :data:`LOCK_STALE_S` from
+    another host) is broken.
 
     Parameters
     ----------
@@ -225,21 +280,40 @@ def run_sweep(
     paths = [out / f"{key}.nc" for key in keys]
 
     skipped = 0
-    bar = tqdm(total=len(configs), disable=not progress, desc="sweep", unit="run")
+    pending = [keys.index(key) for key in dict.fromkeys(keys)]  # each distinct config once
+    bar = tqdm(total=len(pending), disable=not progress, desc="sweep", unit="run")
     try:
-        for config, path in zip(configs, paths):
-            if path.exists() and _is_loadable(path):
-                skipped += 1
-            else:
-                path.unlink(missing_ok=True)
-                ds = run_fn(config)
-                if not isinstance(ds, xr.Dataset):
-                    raise ValueError(f"run_fn must return an xarray.Dataset, got {type(ds).__name__}")
-                if "config" not in ds.attrs:
-                    ds = ds.assign_attrs(config=config_json(config))
-                save_results(ds, path)
-            bar.update(1)
-            bar.set_postfix(skipped=skipped)
+        while pending:
+            waiting = []
+            for i in pending:
+                config, path = configs[i], paths[i]
+                if path.exists() and _is_loadable(path):
+                    skipped += 1
+                    bar.update(1)
+                    continue
+                lock = _try_lock(path)
+                if lock is None:  # another process is computing this run: come back later
+                    waiting.append(i)
+                    continue
+                try:
+                    if path.exists() and _is_loadable(path):  # finished while we took the lock
+                        skipped += 1
+                    else:
+                        path.unlink(missing_ok=True)
+                        ds = run_fn(config)
+                        if not isinstance(ds, xr.Dataset):
+                            raise ValueError(
+                                f"run_fn must return an xarray.Dataset, got {type(ds).__name__}")
+                        if "config" not in ds.attrs:
+                            ds = ds.assign_attrs(config=config_json(config))
+                        save_results(ds, path)
+                finally:
+                    lock.unlink(missing_ok=True)
+                bar.update(1)
+                bar.set_postfix(skipped=skipped)
+            if waiting and len(waiting) == len(pending):
+                time.sleep(LOCK_POLL_S)
+            pending = waiting
     finally:
         bar.close()
     return paths

@@ -241,3 +241,46 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path: Path) -> N
     xr.testing.assert_identical(combined, reference)
     assert combined.acc.dims == ("model", "seed") and combined.acc.shape == (2, 4)
     assert not np.isnan(combined.curve.values).any()
+
+
+def _locked_sweep_worker(out_dir: str, log: str) -> None:
+    import time as _time
+
+    def run_fn(config):
+        with open(log, "a") as f:  # O_APPEND: one line per computation, from any process
+            f.write(f"{config['x']}\n")
+        _time.sleep(0.05)
+        return expand_run_dims(xr.Dataset({"y": ((), config["x"] * 2)}), x=config["x"])
+
+    run_sweep([{"x": i} for i in range(8)], run_fn, out_dir, progress=False)
+
+
+def test_three_processes_compute_each_run_exactly_once(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    log = tmp_path / "computed.log"
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_locked_sweep_worker, args=(str(tmp_path / "out"), str(log)))
+             for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    computed = sorted(int(v) for v in log.read_text().split())
+    assert computed == list(range(8))  # 8 computations in all, each run once
+    assert sorted(f.name for f in (tmp_path / "out").iterdir()) == sorted(
+        f"{run_key({'x': i})}.nc" for i in range(8))  # no locks or temp files left
+    assert combine_runs(tmp_path / "out").y.values.tolist() == [2 * i for i in range(8)]
+
+
+def test_stale_lock_of_a_dead_process_is_broken(tmp_path: Path) -> None:
+    import socket
+
+    out = tmp_path / "out"
+    out.mkdir()
+    lock = out / f"{run_key({'x': 1})}.nc.lock"
+    lock.write_text(f"{socket.gethostname()}:999999999")  # no such pid
+    run_fn = lambda c: expand_run_dims(xr.Dataset({"y": ((), c["x"])}), x=c["x"])  # noqa: E731
+    paths = run_sweep([{"x": 1}], run_fn, out, progress=False)
+    assert paths[0].exists() and not lock.exists()
