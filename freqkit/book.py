@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-__all__ = ["glue", "run_table", "setup_notebook"]
+__all__ = ["check_parameters", "glue", "run_table", "setup_notebook"]
 
 
 def setup_notebook() -> None:
@@ -36,6 +36,38 @@ def setup_notebook() -> None:
     plots.configure_offline()
     torch.set_num_threads(int(os.environ.get("FREQKIT_THREADS",
                                              max(1, min(2, os.cpu_count() or 1)))))
+
+
+#: Names IPython defines in every kernel namespace (not notebook parameters).
+_KERNEL_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "open"})
+
+
+def check_parameters(namespace: dict[str, Any], chapter: Any) -> None:
+    """Fail on a notebook parameter the chapter does not take (e.g. ``-p presett cpu``).
+
+    Call it in the first cell after the ``parameters`` cell, with ``globals()``:
+    every public name defined so far that holds a plain value (str, number,
+    bool, None, list, dict — what papermill injects) must be ``preset``,
+    ``results_dir`` or one of the chapter's ``overrides``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> ch = SimpleNamespace(name="ch03", overrides=("datasets",))
+    >>> check_parameters({"preset": "cpu", "results_dir": None, "_i": ""}, ch)
+    >>> check_parameters({"preset": "smoke", "presett": "cpu"}, ch)
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown notebook parameter presett='cpu' for chapter ch03; allowed: ['preset', 'results_dir', 'datasets']
+    """
+    allowed = ["preset", "results_dir", *getattr(chapter, "overrides", ())]
+    for name, value in namespace.items():
+        if name.startswith("_") or name in _KERNEL_NAMES or name in allowed:
+            continue
+        if not isinstance(value, (str, int, float, bool, list, dict, tuple, type(None))):
+            continue  # modules and functions imported by the cell, not parameters
+        raise ValueError(f"unknown notebook parameter {name}={value!r} for chapter "
+                         f"{chapter.name}; allowed: {allowed}")
 
 
 def glue(name: str, value: Any, fmt: str = "{}") -> str:
