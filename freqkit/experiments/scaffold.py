@@ -233,20 +233,24 @@ class Chapter:
 
     # ------------------------------------------------------------------ the run
     def run(self, preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None, *,
-            progress: bool = True, **overrides: Any) -> xr.Dataset:
+            progress: bool = True, device: str | None = "auto", **overrides: Any) -> xr.Dataset:
         """Run (or resume) the chapter's sweep and return this grid's combined results.
 
         Datasets that are not available here are skipped with a printed note
         (attribute ``skipped_datasets``); ``dataset_sources`` (JSON) names each
         dataset used by kind, file name and checksum. Only the files of this
         call's grid are combined, so other grids' files in ``results_dir`` are
-        never mixed in.
+        never mixed in. ``device`` ("auto", "cpu", "cuda", "cuda:N",
+        :func:`freqkit.device.resolve_device`) is where missing runs compute; it is
+        recorded in each run file's provenance and is not part of a run's identity.
         """
         from freqkit import sweep
+        from freqkit.device import resolve_device, use_device
 
         p = self.get_preset(preset)
         preset_name = getattr(p, "name", str(preset))
         kw = self._check_overrides(overrides)
+        resolve_device(device)  # an unavailable device fails before any data is loaded
         available, missing = self.data(p, **kw)
         for name, reason in missing.items():
             print(f"NOTE: skipping dataset {name!r}: {reason}")
@@ -256,7 +260,8 @@ class Chapter:
                 f"chapter {self.name}, preset {preset_name!r}: no runs to do — none of the "
                 f"data is available here ({'; '.join(f'{k}: {v}' for k, v in missing.items())})")
         out = self.results_dir(preset_name, results_dir)
-        paths = sweep.run_sweep(cfgs, self.run_one, out, progress=progress)
+        with use_device(device):
+            paths = sweep.run_sweep(cfgs, self.run_one, out, progress=progress)
         ds = self.combine_paths(paths)
         ds.attrs.update({
             "chapter": self.name,
