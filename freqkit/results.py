@@ -344,11 +344,20 @@ def load_results(path: str | os.PathLike[str]) -> xr.Dataset:
     ...
     ValueError: path '/nonexistent.nc' does not exist
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path={path!r} is not allowed; allowed: a path to a .nc results file")
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"path {str(path)!r} does not exist")
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return _expand_run_dims(ds.load())
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            loaded = ds.load()
+    except Exception as err:  # noqa: BLE001 - h5py/h5netcdf/xarray raise OSError, KeyError, ValueError, ...
+        raise ValueError(
+            f"results file {str(path)!r} is corrupt or not a NetCDF file ({type(err).__name__}: {err}); "
+            "delete it (a sweep then recomputes the run)"
+        ) from None
+    return _expand_run_dims(loaded)
 
 
 def load_sweep(
@@ -393,7 +402,14 @@ def load_sweep(
         raise ValueError(f"source {source!r} contains no .nc result files")
     runs = [load_results(p) for p in paths]
     check_duplicate_runs(runs, paths)
-    return xr.combine_by_coords(runs, join="outer", combine_attrs="drop_conflicts")
+    combined = xr.combine_by_coords(runs, join="outer", combine_attrs="drop_conflicts")
+    for name in PER_RUN_ATTRS:  # facts about one run, even where all runs agree
+        combined.attrs.pop(name, None)
+    return combined
+
+
+#: Attributes that describe a single run and are dropped when runs are combined.
+PER_RUN_ATTRS: tuple[str, ...] = ("run_seconds", "config", "created_at")
 
 
 #: Units of variables that hold wall-clock timings: they differ between two
@@ -478,10 +494,14 @@ def _config_json(config: Any) -> str:
 
 
 def _git_state(repo: Path) -> tuple[str, int | str]:
+    # GIT_OPTIONAL_LOCKS=0: `git status` must not take .git/index.lock to refresh the index
+    # (a concurrent `git commit` in the same checkout would then fail on the lock).
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+
     def git(*args: str) -> str:
         return subprocess.run(
             ["git", "-C", str(repo), *args],
-            capture_output=True, text=True, check=True, timeout=10,
+            capture_output=True, text=True, check=True, timeout=10, env=env,
         ).stdout.strip()
 
     try:

@@ -234,7 +234,9 @@ def run_sweep(
     directory only ever holds complete runs. An exception in ``run_fn``
     propagates; every earlier run is already safely on disk. Temp files left
     by a killed writer (``*.nc.tmp-<pid>...`` of a process that no longer
-    exists) are deleted first.
+    exists) are deleted first. Each file gets a ``run_seconds`` attribute (wall
+    time of ``run_fn``; an attribute, so comparing two computations of a run's
+    data variables never trips over it).
 
     Any number of processes (or Slurm tasks) can run sweeps into one folder:
     before computing a run, a process atomically creates ``<run>.nc.lock``
@@ -300,12 +302,14 @@ def run_sweep(
                         skipped += 1
                     else:
                         path.unlink(missing_ok=True)
+                        t0 = time.perf_counter()
                         ds = run_fn(config)
                         if not isinstance(ds, xr.Dataset):
                             raise ValueError(
                                 f"run_fn must return an xarray.Dataset, got {type(ds).__name__}")
                         if "config" not in ds.attrs:
                             ds = ds.assign_attrs(config=config_json(config))
+                        ds = ds.assign_attrs(run_seconds=round(time.perf_counter() - t0, 3))
                         save_results(ds, path)
                 finally:
                     lock.unlink(missing_ok=True)
