@@ -65,15 +65,32 @@ def describe_source(source: str, checksum: str | None = None) -> str:
     'image-folder cifar10-jpeg.tar.gz (sha256-files:0123456789ab…)'
     >>> describe_source("debian:/usr/share/datasets/fashion-mnist")
     'debian fashion-mnist'
+    >>> describe_source("image-folder:/d/c.tar.gz (JPG; q75 copy from github.com/x/y, not exact)")
+    'image-folder c.tar.gz (JPG; q75 copy from github.com/x/y, not exact)'
     """
+    import re
+
     kind, _, where = str(source).partition(":")
-    name = Path(where.rstrip("/")).name if where else ""
+    # every absolute path in the text -> its last component (remarks after the path are kept)
+    name = re.sub(r"(?<![\w.~/])/[^\s,;()]+", lambda m: Path(m.group(0).rstrip("/")).name, where.strip())
     text = f"{kind} {name}".strip()
     if checksum:
         head, _, digest = str(checksum).partition(":")
         short = f"{head}:{digest[:12]}…" if digest else str(checksum)[:24]
         text += f" ({short})"
     return text
+
+
+def _check_writable(folder: Path) -> None:
+    """Create ``folder`` and a file in it, or fail naming the folder."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"results_dir={str(folder)!r} is not a writable folder "
+                         f"({err.strerror or err}); choose another with results_dir= / --results") from None
 
 
 def _default_check_data(preset: Any, **_: Any) -> tuple[dict[str, str], dict[str, str]]:
@@ -260,6 +277,7 @@ class Chapter:
                 f"chapter {self.name}, preset {preset_name!r}: no runs to do — none of the "
                 f"data is available here ({'; '.join(f'{k}: {v}' for k, v in missing.items())})")
         out = self.results_dir(preset_name, results_dir)
+        _check_writable(out)
         with use_device(device):
             paths = sweep.run_sweep(cfgs, self.run_one, out, progress=progress)
         ds = self.combine_paths(paths)

@@ -1,0 +1,7 @@
+"""``python -m freqkit``: the command line (:mod:`freqkit.cli`)."""
+
+import sys
+
+from freqkit.cli import main
+
+sys.exit(main())
