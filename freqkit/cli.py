@@ -86,6 +86,8 @@ def status_report(chapter: Any, preset: str, results_dir: str | None = None,
     The estimate is the mean measured ``run_seconds`` of the finished runs times
     the number missing (None when no run has finished yet).
     """
+    from freqkit import sweep
+
     state = chapter.status(preset, results_dir, **overrides)
     seconds, failed = [], 0
     for path in state["done"]:
@@ -101,7 +103,7 @@ def status_report(chapter: Any, preset: str, results_dir: str | None = None,
         "done": len(state["done"]), "missing": missing, "failed": failed,
         "seconds_per_run": mean,
         "estimated_seconds_missing": None if mean is None else mean * missing,
-        "locked": sum(1 for p in state["missing"] if p.with_name(p.name + ".lock").exists()),
+        "locked": sum(1 for p in state["missing"] if sweep.lock_is_live(p)),
     }
 
 

@@ -36,7 +36,8 @@ from tqdm.auto import tqdm
 
 from freqkit.results import load_results, load_sweep, save_results
 
-__all__ = ["run_key", "config_json", "run_sweep", "combine_runs", "expand_run_dims"]
+__all__ = ["run_key", "config_json", "run_sweep", "combine_runs", "expand_run_dims",
+           "lock_is_live"]
 
 RUN_KEY_LENGTH = 16
 _TMP_PATTERN = re.compile(r"^(?P<target>.+\.nc)\.tmp-(?P<pid>\d+)(?:-.*)?$")
@@ -191,7 +192,13 @@ def _lock_is_stale(lock: Path) -> bool:
     host, pid = owner
     if host == socket.gethostname():
         return pid != os.getpid() and not _pid_alive(pid)
-    return age > LOCK_STALE_S
+    return age > LOCK_STALE_S  # another host's holder touches its lock every LOCK_HEARTBEAT_S
+
+
+def lock_is_live(path: Path) -> bool:
+    """Whether the run file ``path`` is being computed now (a live ``<path>.lock``)."""
+    lock = path.with_name(path.name + ".lock")
+    return lock.exists() and not _lock_is_stale(lock)
 
 
 def _try_lock(path: Path) -> Path | None:
@@ -211,8 +218,35 @@ def _try_lock(path: Path) -> Path | None:
     return None
 
 
-#: A lock written on another host is taken for abandoned after this many seconds.
-LOCK_STALE_S = 24 * 3600.0
+#: While a run computes, its lock file is touched this often (a heartbeat for other hosts).
+LOCK_HEARTBEAT_S = 20.0
+#: A lock of another host not touched for this many seconds is taken for abandoned
+#: (e.g. a Slurm task that was cancelled, timed out or preempted).
+LOCK_STALE_S = 120.0
+
+
+class _Heartbeat:
+    """Touch ``lock`` every :data:`LOCK_HEARTBEAT_S` seconds from a daemon thread."""
+
+    def __init__(self, lock: Path) -> None:
+        import threading
+
+        self.lock, self.stop = lock, threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(LOCK_HEARTBEAT_S):
+            try:
+                os.utime(self.lock)
+            except OSError:
+                return
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
 #: Seconds between checks while another process computes a run this sweep needs.
 LOCK_POLL_S = 0.5
 
@@ -242,8 +276,9 @@ def run_sweep(
     before computing a run, a process atomically creates ``<run>.nc.lock``
     (``host:pid``); runs locked by another live process are skipped for now and
     waited for at the end, so each run is computed exactly once. A lock of a
-    dead process on this host (or one older than :data:`LOCK_STALE_S` from
-    another host) is broken.
+    dead process on this host is broken at once; the holder touches its lock
+    every :data:`LOCK_HEARTBEAT_S` seconds, so another host's lock is broken
+    once it has not been touched for :data:`LOCK_STALE_S` seconds.
 
     Parameters
     ----------
@@ -303,7 +338,8 @@ def run_sweep(
                     else:
                         path.unlink(missing_ok=True)
                         t0 = time.perf_counter()
-                        ds = run_fn(config)
+                        with _Heartbeat(lock):
+                            ds = run_fn(config)
                         if not isinstance(ds, xr.Dataset):
                             raise ValueError(
                                 f"run_fn must return an xarray.Dataset, got {type(ds).__name__}")
