@@ -1,48 +1,50 @@
-"""Chapter 4 (steganographic shortcuts): presets, grid, gain/claims arithmetic, notebook."""
+"""Chapter 4 (steganographic shortcuts): run configs, grid, one run on synthetic data,
+gain / table-1 / claims / verdict arithmetic and the figures.
+
+The generic checks (presets, smoke run, resume, other grids' files, notebook at
+smoke) are in tests/test_chapters.py.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
-from freqkit import spectra, sweep
-from freqkit.experiments import ch04
+from freqkit import data, spectra, stego, sweep
+from freqkit.experiments import ch04, common, scaffold
+from freqkit.figures import ch04 as figs
+from freqkit.train import TrainConfig
 
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOK = REPO / "notebooks" / "04_steganography.ipynb"
 
-
-# --------------------------------------------------------------------------- presets and grid
-def test_presets_sizes() -> None:
-    assert set(ch04.PRESETS) == {"smoke", "cpu", "paper"}
-    smoke, cpu, paper = (ch04.get_preset(n) for n in ("smoke", "cpu", "paper"))
-    assert smoke.train.epochs == 1 and len(smoke.seeds) == 1 and smoke.n_train <= 1024
-    assert "clean" in smoke.bands and len(smoke.bands) >= 2
+# --------------------------------------------------------------------------- configs and grid
+def test_presets_keep_the_paper_grid() -> None:
+    cpu, paper = ch04.get_preset("cpu"), ch04.get_preset("paper")
     assert cpu.bands == paper.bands == ("clean", "low", "mid", "high")
     assert len(paper.seeds) == 5 and paper.train.epochs == 40 and paper.n_train is None
     for p in ch04.PRESETS.values():
         assert [m.name for m in p.models] == ["fkc", "lc", "lkc"]
-        assert p.datasets[0] == "cifar10"
+        assert p.datasets[0] == "cifar10" and "clean" in p.bands
 
 
-def test_get_preset_rejects_unknown_name() -> None:
-    with pytest.raises(ValueError, match=r"preset='gpu'.*'smoke', 'cpu', 'paper'"):
-        ch04.get_preset("gpu")
+def test_configs_use_the_first_available_dataset_of_the_preset() -> None:
+    p = ch04.get_preset("cpu")
+    assert {c.dataset for c in ch04.configs(p, available=("fashion-mnist", "cifar10"))} \
+        == {"cifar10"}  # preset order, not the order of `available`
+    assert {c.dataset for c in ch04.configs(p, available=("fashion-mnist",))} == {"fashion-mnist"}
+    assert ch04.configs(p, available=("svhn",)) == []
+    assert ch04.CHAPTER.check_data is scaffold.check_first_available
 
 
 def test_configs_grid_is_models_x_bands_x_seeds() -> None:
     p = ch04.get_preset("cpu")
-    cs = ch04.configs(p, "fashion-mnist")
+    cs = ch04.configs(p, available=("fashion-mnist",))
     assert len(cs) == len(p.models) * len(p.bands) * len(p.seeds)
-    assert {c.dataset for c in cs} == {"fashion-mnist"}
     assert len({(c.model, c.band, c.seed) for c in cs}) == len(cs)
-    assert len({sweep.run_key(c) for c in cs}) == len(cs)
     # one feature set for every run; clean runs carry no feature
     assert {c.feature_seed for c in cs} == {p.feature_seed}
     assert {c.epsilon for c in cs if c.band == "clean"} == {0.0}
@@ -64,21 +66,25 @@ def test_band_edges_give_the_masks_of_spectra_bands(n: int) -> None:
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(band="ultra"), "band='ultra'"),
-    (dict(band="high", band_lo=0.3, band_hi=0.2, epsilon=1.0), "band_lo=0.3"),
-    (dict(band="high", band_lo=0.25, band_hi=math.inf, epsilon=1.0), "band_hi=inf"),
-    (dict(band="mid", band_lo=0.1, band_hi=0.2, epsilon=0.0), "epsilon=0.0"),
-    (dict(n_examples=0), "n_examples=0"),
+    ({"band": "ultra"}, "band='ultra'"),
+    ({"band": "high", "band_lo": 0.3, "band_hi": 0.2, "epsilon": 1.0}, "band_lo=0.3"),
+    ({"band": "high", "band_lo": 0.25, "band_hi": math.inf, "epsilon": 1.0},
+     "band_hi=inf"),
+    ({"band": "mid", "band_lo": 0.1, "band_hi": 0.2, "epsilon": 0.0}, "epsilon=0.0"),
+    ({"n_examples": 0}, "n_examples=0"),
+    ({"train": {"epochs": 1}}, "train="),
 ])
 def test_run_config_rejects_bad_values(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ch04.StegoRunConfig(**kwargs)
 
 
-def test_run_config_json_round_trip() -> None:
+def test_run_config_json_is_the_canonical_one_and_round_trips() -> None:
     for cfg in ch04.configs("cpu"):
+        assert cfg.to_json() == sweep.config_json(cfg)
         assert ch04.StegoRunConfig.from_dict(cfg.to_dict()) == cfg
         assert sweep.run_key(cfg.to_dict()) == sweep.run_key(cfg)
+    assert json.loads(ch04.configs("cpu")[0].to_json())["train"]["epochs"] == 6
 
 
 def test_example_indices_pick_one_image_per_class() -> None:
@@ -88,15 +94,94 @@ def test_example_indices_pick_one_image_per_class() -> None:
     assert sorted(y[idx].tolist()) == [0, 1, 2, 3]
 
 
-# --------------------------------------------------------------------------- gain and claims
+# --------------------------------------------------------------------------- one run (synthetic)
+def _synthetic_splits(n: int = 8, k: int = 4) -> data.DatasetSplits:
+    gen = torch.Generator().manual_seed(0)
+
+    def part(size: int) -> data.TensorData:
+        return data.TensorData(torch.rand((size, 1, n, n), generator=gen),
+                               torch.arange(size) % k)
+
+    return data.DatasetSplits(
+        train=part(64), val=part(16), test=part(24), num_classes=k,
+        classes=tuple(f"c{i}" for i in range(k)), image_shape=(1, n, n), name="synthetic",
+        source="synthetic:test", checksum="sha256-uint8:0", seed=0, grayscale=True,
+        indices=data.SplitIndices(np.arange(64), np.arange(16), np.arange(24)))
+
+
+@pytest.fixture
+def synthetic(monkeypatch: pytest.MonkeyPatch) -> data.DatasetSplits:
+    splits = _synthetic_splits()
+    monkeypatch.setattr(common, "load_splits", lambda *args, **kwargs: splits)
+    return splits
+
+
+def _cfg(band: str, **kw) -> ch04.StegoRunConfig:
+    lo, hi = ch04.BAND_EDGES.get(band, (0.0, 0.0))
+    return ch04.StegoRunConfig(
+        dataset="synthetic", model="lkc", channels=2, kernel_size=3, band=band, band_lo=lo,
+        band_hi=hi, epsilon=0.5 if band != "clean" else 0.0, n_examples=3,
+        train=TrainConfig(epochs=2, batch_size=16, chance_patience=0, max_retries=0), **kw)
+
+
+def test_run_one_stores_the_band_limited_feature_psnr_and_learning_curve(synthetic) -> None:
+    cfg = _cfg("high")
+    ds = ch04.run_one(cfg)
+    assert ds.sizes["model"] == ds.sizes["band"] == ds.sizes["seed"] == 1
+    one = ds.isel(model=0, band=0, seed=0)
+    feats = stego.class_features(4, (1, 8, 8), (cfg.band_lo, cfg.band_hi), cfg.epsilon,
+                                 cfg.feature_seed).numpy()
+    labels = one.example_label.values
+    # the stored feature is the class's feature and the difference of the stored images
+    np.testing.assert_allclose(one.example_feature.values, feats[labels], atol=1e-6)
+    np.testing.assert_allclose(one.example_modified - one.example_clean,
+                               one.example_feature, atol=1e-6)
+    # ... and it is band-limited: no power outside [band_lo, band_hi)
+    power = np.abs(np.fft.fftshift(np.fft.fft2(one.example_feature.values), axes=(-2, -1))) ** 2
+    outside = ~spectra.band_mask(8, cfg.band_lo, cfg.band_hi).astype(bool)
+    assert power[..., outside].max() < 1e-9 * power.max()
+    # PSNR of x + f_y vs x (no clipping) is -10 log10(mean f_y^2), averaged over test images
+    y = synthetic.test.y.numpy()
+    expected = np.mean(-10 * np.log10((feats[y] ** 2).mean(axis=(1, 2, 3))))
+    assert float(one.psnr_db) == pytest.approx(expected, rel=1e-5)
+    assert float(one.feature_rms) == pytest.approx(float(np.sqrt((feats ** 2).mean())), rel=1e-5)
+    # swap test: "true class" and "feature's class" are different classes
+    assert 0 <= float(one.shortcut_rate) + float(one.swapped_accuracy) <= 1
+    # learning curve of the kept attempt, and the attempt record
+    assert one.epoch.values.tolist() == [1, 2]
+    best = int(one.best_epoch)
+    assert float(one.curve_val_accuracy.sel(epoch=best)) == pytest.approx(float(one.val_accuracy))
+    lrs, reasons = json.loads(ds.attrs["lrs_tried"]), json.loads(ds.attrs["failure_reasons"])
+    assert lrs == [pytest.approx(float(one.lr))]  # max_retries=0: one attempt
+    assert len(reasons) == len(lrs) - (0 if int(one.failed) else 1)
+    assert json.loads(ds.attrs["config"]) == cfg.to_dict()
+
+
+def test_run_one_clean_baseline_adds_nothing(synthetic) -> None:
+    one = ch04.run_one(_cfg("clean")).isel(model=0, band=0, seed=0)
+    assert math.isnan(float(one.psnr_db)) and math.isnan(float(one.shortcut_rate))
+    np.testing.assert_array_equal(one.example_feature.values, 0.0)
+    np.testing.assert_array_equal(one.example_modified.values, one.example_clean.values)
+    assert float(one.feature_rms) == 0.0
+
+
+# --------------------------------------------------------------------------- gain, table 1, claims
 def _fake_results(acc: np.ndarray, psnr: float = 35.0,
                   models: tuple[str, ...] = ("fkc", "lc", "lkc"),
-                  bands: tuple[str, ...] = ("clean", "low", "mid", "high")) -> xr.Dataset:
+                  bands: tuple[str, ...] = ("clean", "low", "mid", "high"),
+                  rms: dict[str, float] | None = None) -> xr.Dataset:
     dims = ("model", "band", "seed")
-    ps = np.where(np.array(bands)[None, :, None] == "clean", np.nan, psnr) * np.ones(acc.shape)
+    clean = np.array(bands)[None, :, None] == "clean"
+    rms = rms or {"low": 0.01, "mid": 0.02, "high": 0.04}
+    feature_rms = np.array([rms.get(b, 0.0) for b in bands])[None, :, None] * np.ones(acc.shape)
     return xr.Dataset(
-        {"test_accuracy": (dims, acc), "psnr_db": (dims, ps)},
+        {"test_accuracy": (dims, acc),
+         "psnr_db": (dims, np.where(clean, np.nan, psnr) * np.ones(acc.shape)),
+         "feature_rms": (dims, feature_rms),
+         "shortcut_rate": (dims, np.where(clean, np.nan, 0.12) * np.ones(acc.shape)),
+         "swapped_accuracy": (dims, np.where(clean, np.nan, 0.2) * np.ones(acc.shape))},
         coords={"model": list(models), "band": list(bands), "seed": np.arange(acc.shape[-1])},
+        attrs={"class_names": json.dumps([str(i) for i in range(10)])},
     )
 
 
@@ -112,10 +197,11 @@ def test_gain_is_paired_by_seed() -> None:
     assert int(g.n_seeds) == 2 and float(g.psnr_db_mean) == 35.0
 
 
-def test_single_seed_std_is_nan() -> None:
+def test_single_seed_std_is_nan_and_left_out_of_table1() -> None:
     acc = np.array([[[0.4], [0.6]]])
-    s = ch04.gain_summary(_fake_results(acc, models=("lkc",), bands=("clean", "high")))
-    assert np.isnan(float(s.gain_std.sel(model="lkc", band="high")))
+    ds = _fake_results(acc, models=("lkc",), bands=("clean", "high"))
+    assert np.isnan(float(ch04.gain_summary(ds).gain_std.sel(model="lkc", band="high")))
+    assert ch04.table1(ds)["gain (pts)"].tolist() == ["", "+20.0"]
 
 
 def _paper_like() -> np.ndarray:
@@ -126,67 +212,82 @@ def _paper_like() -> np.ndarray:
     return np.array(rows)
 
 
+def test_table1_matches_a_by_hand_computation_and_names_the_paper() -> None:
+    acc = _paper_like()
+    acc[2, 3] = [0.80, 0.86]  # LKC high: gains 0.30 and 0.36 over clean 0.50
+    t = ch04.table1(_fake_results(acc)).set_index(["model", "band"])
+    gains = acc[2, 3] - acc[2, 0]
+    assert t.loc[("LKC", "high"), "gain (pts)"] == \
+        f"{100 * gains.mean():+.1f} ± {100 * np.std(gains, ddof=1):.1f}"
+    assert t.loc[("LKC", "high"), "accuracy (%)"] == "83.0 ± 4.2"
+    assert t.loc[("LKC", "high"), "paper"] == "gain ≈ +31 pts"
+    assert t.loc[("FKC", "low"), "paper"] == "≈100 % accuracy"
+    assert t.loc[("LC", "clean"), "PSNR (dB)"] == "" and t.loc[("LC", "mid"), "PSNR (dB)"] == "35.0"
+    assert len(t) == 3 * 4
+
+
 def test_claims_hold_on_the_paper_table() -> None:
-    rows = ch04.claims_table(_fake_results(_paper_like()))
-    assert [r["holds"] for r in rows] == ["yes"] * 6
-    assert "LKC +31.0" in rows[1]["measured"]
-    assert rows[-1]["measured"] == "low 35.0 dB, mid 35.0 dB, high 35.0 dB"
+    claims = ch04.claims_table(_fake_results(_paper_like()))
+    assert claims.holds.tolist() == ["yes"] * 6
+    assert "LKC +31.0" in claims.measured[1]
+    assert claims.paper[1] == "1.5 < 13 < 31 points"
+    assert claims.measured.iloc[-1] == "low 35.0 dB, mid 35.0 dB, high 35.0 dB"
+    assert ch04.verdict(_fake_results(_paper_like())).startswith(
+        "**Verdict: reproduced** — 6 of 6 claims hold")
 
 
 def test_claims_fail_when_gains_reverse_and_psnr_is_low() -> None:
     acc = _paper_like()[::-1].copy()  # model order reversed: FKC now gains most
     acc[:, 1] = 0.5                   # low band no longer ≈100 %
-    rows = ch04.claims_table(_fake_results(acc, psnr=20.0))
-    assert [r["holds"] for r in rows] == ["no"] * 6
+    ds = _fake_results(acc, psnr=20.0)
+    claims = ch04.claims_table(ds)
+    assert claims.holds.tolist() == ["no"] * 6
+    text = ch04.verdict(ds, claims)
+    assert text.startswith("**Verdict: not reproduced** — 0 of 6 claims hold")
+    assert text.count("(paper ") == 6
 
 
-# --------------------------------------------------------------------------- notebook (smoke)
-@pytest.mark.notebook
-def test_notebook_smoke(tmp_path: Path) -> None:
-    papermill = pytest.importorskip("papermill")
-    results = tmp_path / "results"
+def test_verdict_names_failing_claims_and_the_feature_strength_from_the_data() -> None:
+    acc = _paper_like()
+    acc[:, 1] = acc[:, 0] + 0.01   # low band: no model near 100 %
+    ds = _fake_results(acc, rms={"low": 0.01, "mid": 0.02, "high": 0.04})
+    text = ch04.verdict(ds)
+    assert text.startswith("**Verdict: partly reproduced** — 5 of 6 claims hold")
+    assert "Not reproduced here: low-band shortcut" in text
+    assert "low-band feature has an RMS of 0.0100 against 0.0400 in the high band " \
+           "(4.0× weaker, 16× less energy)" in text
+    assert "shortcut rate is 0.12" in text and "chance 0.10" in text
 
-    def execute() -> None:
-        papermill.execute_notebook(
-            str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(NOTEBOOK.parent),
-            parameters={"preset": "smoke", "results_dir": str(results)}, kernel_name="python3",
-            progress_bar=False,
-        )
 
-    env_threads = os.environ.get("FREQKIT_THREADS")
-    os.environ["FREQKIT_THREADS"] = "1"
-    try:
-        execute()
-        files = sorted(results.glob("*.nc"))
-        p = ch04.get_preset("smoke")
-        assert len(files) == len(p.models) * len(p.bands) * len(p.seeds)
-        mtimes = {f: f.stat().st_mtime_ns for f in files}
-        ds = sweep.combine_runs(results)
-        assert set(ch04.GRID_DIMS) <= set(ds.dims)
-        assert sorted(ds.band.values.tolist()) == sorted(p.bands)
-        acc = ds.test_accuracy.values
-        assert np.all((acc >= 0) & (acc <= 1))
-        shortcut = ds.sel(band=[b for b in p.bands if b != "clean"])
-        assert np.all(np.isfinite(shortcut.psnr_db.values)) and np.all(shortcut.psnr_db.values > 20)
-        assert np.all(np.isnan(ds.psnr_db.sel(band="clean").values))
-        rates = shortcut.shortcut_rate.values
-        assert np.all((rates >= 0) & (rates <= 1))
-        # the stored feature is exactly what was added, and it is band-limited
-        feat = shortcut.example_feature.values
-        np.testing.assert_allclose(
-            feat, shortcut.example_modified.values - shortcut.example_clean.values, atol=1e-6)
-        np.testing.assert_array_equal(ds.example_feature.sel(band="clean").values, 0.0)
-        assert ds.attrs["dataset_source"]
-        for f in files:  # per-run training record: one rate per attempt, a reason per failure
-            with xr.open_dataset(f) as one:
-                lrs = json.loads(one.attrs["lrs_tried"])
-                reasons = json.loads(one.attrs["failure_reasons"])
-                assert lrs and lrs[-1] == pytest.approx(float(one.lr.values.ravel()[0]))
-                assert len(reasons) == len(lrs) - (0 if int(one.failed.values.ravel()[0]) else 1)
-        execute()  # second run: every run is already on disk
-        assert {f: f.stat().st_mtime_ns for f in sorted(results.glob("*.nc"))} == mtimes
-    finally:
-        if env_threads is None:
-            os.environ.pop("FREQKIT_THREADS", None)
-        else:
-            os.environ["FREQKIT_THREADS"] = env_threads
+def test_swap_table_means_over_seeds_and_chance_from_the_classes() -> None:
+    ds = _fake_results(_paper_like())
+    ds["shortcut_rate"] = ds.shortcut_rate.where(ds.seed == 0, 0.32)
+    t = ch04.swap_table(ds)
+    assert len(t) == 3 * 3 and set(t.band) == {"low", "mid", "high"}
+    np.testing.assert_allclose(t["shortcut rate"], 0.22)
+    np.testing.assert_allclose(t["chance"], 0.1)
+
+
+# --------------------------------------------------------------------------- figures
+def test_fig_gains_bars_are_the_summary_and_diamonds_sit_on_their_bars() -> None:
+    s = ch04.gain_summary(_fake_results(_paper_like()))
+    fig = figs.fig_gains(s)
+    bars = {t.name: t for t in fig.data if t.type == "bar"}
+    np.testing.assert_allclose(bars["LC"].y, 100 * s.gain_mean.sel(model="lc",
+                                                                    band=["low", "mid", "high"]))
+    diamonds = fig.data[-1]
+    positions = list(zip(*diamonds.x))
+    assert positions == [("mid", "FKC"), ("mid", "LC"), ("mid", "LKC"),
+                         ("high", "FKC"), ("high", "LC"), ("high", "LKC")]
+    assert all(p in set(zip(*bars[p[1]].x)) for p in positions)
+    assert list(diamonds.y) == [1.5, 13.0, 31.0] * 2
+
+
+def test_fig_examples_titles_give_the_psnr_of_the_stored_images() -> None:
+    ds = ch04._toy_results()
+    fig = figs.fig_examples(ds, model="fkc", n_examples=1)
+    one = ds.sel(model="fkc", seed=0, band="high").isel(example=0)
+    psnr = float(stego.psnr(one.example_clean.values, one.example_modified.values))
+    assert fig.layout.annotations[1].text == f"high: modified ({psnr:.1f} dB)"
+    with pytest.raises(ValueError, match="no shortcut band"):
+        figs.fig_examples(ds.sel(band=["clean"]))

@@ -5,16 +5,19 @@ image: for each class a fixed standard-normal image-sized matrix, scaled by
 ε and masked to a radial frequency band (low, mid or high), is added in the
 Fourier domain to every training and test image of that class
 (:mod:`freqkit.stego`). The feature is a perfect "shortcut" for the label.
-The paper reports that every parameterisation (FKC, LC, LKC) reaches ≈100 %
-test accuracy when the shortcut sits in the low band, while for mid- and
-high-band shortcuts the accuracy gain over clean training is ≈1.5 points for
-FKC, ≈13 for LC and ≈31 for LKC: local kernels pick up high-frequency
-shortcuts that full kernels ignore.
+The paper reports (:data:`PAPER_TABLE1`) that every parameterisation (FKC, LC,
+LKC) reaches ≈100 % test accuracy when the shortcut sits in the low band, while
+for mid- and high-band shortcuts the accuracy gain over clean training is ≈1.5
+points for FKC, ≈13 for LC and ≈31 for LKC: local kernels pick up
+high-frequency shortcuts that full kernels ignore.
 
-This module holds the expensive part (:data:`PRESETS`, :func:`configs`,
-:func:`run_one`, :func:`run`) and the pure analysis of the results
-(:func:`gain_summary`, :func:`claims_table`); the notebook
-``notebooks/04_steganography.ipynb`` only calls :func:`run` and plots.
+The chapter is a :class:`freqkit.experiments.scaffold.Chapter` (:data:`CHAPTER`:
+:data:`PRESETS`, :func:`configs`, :func:`run_one`; the first dataset of the
+preset that loads here is used, :func:`freqkit.experiments.scaffold.check_first_available`)
+and the pure analysis of the combined results (:func:`gain_summary`,
+:func:`table1`, :func:`swap_table`, :func:`claims_table`, :func:`verdict`); the
+notebook ``notebooks/04_steganography.ipynb`` runs it and plots with
+:mod:`freqkit.figures.ch04`.
 
 Each (model, band, seed) is one run of the sweep; ``band="clean"`` is the
 baseline trained on unmodified images. One set of class features (seed
@@ -25,18 +28,20 @@ added to its training, validation and test images.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
-import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
+from freqkit.device import current_device, describe_device
+from freqkit.experiments.common import _UNITS_LONG_NAMES as _COMMON_UNITS
+from freqkit.experiments.scaffold import Chapter, check_first_available, register
 from freqkit.train import TrainConfig
 
 __all__ = [
@@ -44,22 +49,25 @@ __all__ = [
     "CHAPTER",
     "GRID_DIMS",
     "PAPER_GAIN_POINTS",
+    "PAPER_LOW_BAND_ACCURACY",
+    "PAPER_SOURCE",
+    "PAPER_TABLE1",
     "PRESETS",
     "ModelSpec",
     "Preset",
     "StegoRunConfig",
-    "choose_dataset",
     "claims_table",
     "configs",
     "gain_summary",
     "get_preset",
-    "results_dir_for",
     "run",
     "run_one",
+    "settings_table",
+    "swap_table",
+    "table1",
+    "verdict",
 ]
 
-CHAPTER = "ch04"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Dimensions of every run's dataset, in this order.
 GRID_DIMS: tuple[str, ...] = ("model", "band", "seed")
 #: Radial band edges in cycles/pixel, ``lo <= r < hi``: the defaults of
@@ -71,9 +79,19 @@ BAND_EDGES: dict[str, tuple[float, float]] = {
     "mid": (1 / 8, 1 / 4),
     "high": (1 / 4, 0.75),
 }
-#: The paper's table 1, read as accuracy gain over clean training in
-#: percentage points for mid- and high-band shortcuts (low band: ≈100 % accuracy).
+#: Where the paper's numbers below come from (typed, not measured here).
+PAPER_SOURCE = ("Caro et al. (2024), Front. Comput. Neurosci. 18:1387077, §2.4 and Table 1 "
+                "(CIFAR-10; approximate values)")
+#: The paper's table 1, read as accuracy gain over clean training in percentage
+#: points for mid- and high-band shortcuts (:data:`PAPER_SOURCE`).
 PAPER_GAIN_POINTS: dict[str, float] = {"fkc": 1.5, "lc": 13.0, "lkc": 31.0}
+#: The paper's test accuracy of every model with a low-band shortcut (≈100 %).
+PAPER_LOW_BAND_ACCURACY = 1.0
+#: The paper's table 1 per (model, band) as text: what it reports there.
+PAPER_TABLE1: dict[tuple[str, str], str] = {
+    **{(m, "low"): f"≈{100 * PAPER_LOW_BAND_ACCURACY:.0f} % accuracy" for m in PAPER_GAIN_POINTS},
+    **{(m, b): f"gain ≈ +{g:g} pts" for m, g in PAPER_GAIN_POINTS.items() for b in ("mid", "high")},
+}
 _BAND_NAMES = ("clean", *BAND_EDGES)
 
 
@@ -101,13 +119,13 @@ class StegoRunConfig:
     dataset : str
         Name in :data:`freqkit.data.DATASETS`.
     grayscale : bool
-    n_train, n_val, n_test : int or None
-        Subset sizes (None = full split).
     data_seed : int
         Seed of the subset selection (the same for every run).
     model, depth, nonlinearity, channels, kernel_size : see :func:`freqkit.models.create_model`.
     seed : int
         Seed of the initialisation and training (``train.seed`` is replaced by it).
+    n_train, n_val, n_test : int or None
+        Subset sizes (None = full split).
     train : freqkit.train.TrainConfig
     band : {"clean", "low", "mid", "high"}
         Band of the shortcut; ``"clean"`` trains on unmodified images.
@@ -133,18 +151,20 @@ class StegoRunConfig:
     ValueError: band='ultra' is not allowed; use one of ('clean', 'low', 'mid', 'high')
     """
 
+    # field order groups what differs from freqkit.experiments.common.RunConfig;
+    # the JSON (sorted keys) and so the run keys do not depend on it
     dataset: str = "cifar10"
     grayscale: bool = False
-    n_train: int | None = None
-    n_val: int | None = None
-    n_test: int | None = None
     data_seed: int = 0
     model: str = "lkc"
     depth: int = 1
     nonlinearity: str = "relu"
+    seed: int = 0
+    n_train: int | None = None
+    n_val: int | None = None
+    n_test: int | None = None
     channels: int | None = None
     kernel_size: int | None = None
-    seed: int = 0
     train: TrainConfig = field(default_factory=TrainConfig)
     band: str = "clean"
     band_lo: float = 0.0
@@ -172,8 +192,10 @@ class StegoRunConfig:
             raise ValueError(f"n_examples={self.n_examples!r} is not allowed; use an int >= 1")
 
     def to_json(self) -> str:
-        """Stable JSON (sorted keys) of the whole config."""
-        return json.dumps(dataclasses.asdict(self), sort_keys=True, default=list)
+        """The canonical JSON of the whole config (:func:`freqkit.sweep.config_json`)."""
+        from freqkit.sweep import config_json
+
+        return config_json(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (JSON round trip of :meth:`to_json`)."""
@@ -182,14 +204,11 @@ class StegoRunConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StegoRunConfig:
         """Inverse of :meth:`to_dict`."""
+        from freqkit.experiments.common import train_config_from_dict
+
         data = dict(data)
-        train = data.pop("train", None)
-        if isinstance(train, Mapping):
-            names = {f.name for f in dataclasses.fields(TrainConfig)}
-            train = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v)
-                                   for k, v in train.items() if k in names})
-        if train is not None:
-            data["train"] = train
+        if "train" in data:
+            data["train"] = train_config_from_dict(data["train"])
         return cls(**data)
 
     def grid_values(self) -> dict[str, Any]:
@@ -201,8 +220,8 @@ class StegoRunConfig:
 class Preset:
     """Size of the chapter-4 sweep (grid = models × bands × seeds).
 
-    ``datasets`` lists dataset names in order of preference; :func:`run` uses
-    the first one that loads on this machine (:func:`choose_dataset`).
+    ``datasets`` lists dataset names in order of preference; the first one
+    that loads on this machine is used.
     """
 
     name: str
@@ -258,89 +277,45 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def get_preset(name: str) -> Preset:
-    """The preset called ``name``; ValueError listing the allowed names otherwise.
-
-    Examples
-    --------
-    >>> get_preset("smoke").train.epochs
-    1
-    >>> get_preset("huge")
-    Traceback (most recent call last):
-    ...
-    ValueError: preset='huge' is not allowed; use one of ['smoke', 'cpu', 'paper']
-    """
-    if name not in PRESETS:
-        raise ValueError(f"preset={name!r} is not allowed; use one of {list(PRESETS)}")
-    return PRESETS[name]
-
-
-def configs(preset: str | Preset, dataset: str | None = None) -> list[StegoRunConfig]:
+def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None
+            ) -> list[StegoRunConfig]:
     """The chapter's grid (pure): one :class:`StegoRunConfig` per (model, band, seed).
 
-    ``dataset`` overrides the preset's first-choice dataset (``run`` passes the
-    one that is available here).
+    The dataset is the preset's first one that is in ``available`` (default:
+    the preset's first choice); none available -> no configs.
 
     Examples
     --------
     >>> cs = configs("cpu")
     >>> len(cs), sorted({c.band for c in cs}), sorted({c.model for c in cs})
     (24, ['clean', 'high', 'low', 'mid'], ['fkc', 'lc', 'lkc'])
-    >>> {c.dataset for c in configs("cpu", dataset="fashion-mnist")}
+    >>> {c.dataset for c in configs("cpu", available=("fashion-mnist",))}
     {'fashion-mnist'}
+    >>> configs("cpu", available=())
+    []
     """
-    p = get_preset(preset) if isinstance(preset, str) else preset
-    name = p.datasets[0] if dataset is None else dataset
-    out = []
-    for spec in p.models:
-        for band in p.bands:
-            lo, hi = BAND_EDGES.get(band, (0.0, 0.0))
-            for seed in p.seeds:
-                out.append(StegoRunConfig(
-                    dataset=name, grayscale=p.grayscale, n_train=p.n_train, n_val=p.n_val,
-                    n_test=p.n_test, data_seed=0, model=spec.name, depth=p.depth,
-                    nonlinearity=p.nonlinearity, channels=spec.channels,
-                    kernel_size=spec.kernel_size, seed=seed, train=p.train, band=band,
-                    band_lo=lo, band_hi=hi, epsilon=p.epsilon if band != "clean" else 0.0,
-                    feature_seed=p.feature_seed, n_examples=p.n_examples,
-                ))
-    return out
-
-
-def choose_dataset(names: tuple[str, ...], *, grayscale: bool = False) -> tuple[str, dict[str, str]]:
-    """The first dataset of ``names`` that loads here, and why earlier ones did not.
-
-    Raises ValueError when none loads.
-    """
-    from freqkit import data
-
-    missing: dict[str, str] = {}
-    for name in names:
-        try:
-            data.get_dataset(name, grayscale=grayscale, n_train=1, n_val=0, n_test=1)
-        except ValueError as err:  # DatasetUnavailableError is a ValueError
-            missing[name] = str(err).splitlines()[0][:300]
-        else:
-            return name, missing
-    raise ValueError(f"none of the datasets {names} is available: {missing}")
-
-
-def results_dir_for(preset: str, results_dir: str | os.PathLike[str] | None = None) -> Path:
-    """``results_dir`` or ``$FREQKIT_RESULTS/ch04/<preset>`` or ``<repo>/results/ch04/<preset>``."""
-    if results_dir is not None:
-        return Path(results_dir)
-    base = Path(os.environ.get("FREQKIT_RESULTS", REPO_ROOT / "results"))
-    return base / CHAPTER / preset
+    p = CHAPTER.get_preset(preset)
+    names = [d for d in p.datasets if available is None or d in available][:1]
+    return [
+        StegoRunConfig(
+            dataset=name, grayscale=p.grayscale, n_train=p.n_train, n_val=p.n_val,
+            n_test=p.n_test, data_seed=0, model=spec.name, depth=p.depth,
+            nonlinearity=p.nonlinearity, channels=spec.channels,
+            kernel_size=spec.kernel_size, seed=seed, train=p.train, band=band,
+            band_lo=BAND_EDGES.get(band, (0.0, 0.0))[0],
+            band_hi=BAND_EDGES.get(band, (0.0, 0.0))[1],
+            epsilon=p.epsilon if band != "clean" else 0.0,
+            feature_seed=p.feature_seed, n_examples=p.n_examples,
+        )
+        for name in names for spec in p.models for band in p.bands for seed in p.seeds
+    ]
 
 
 # --------------------------------------------------------------------------- the run
 _UNITS_LONG_NAMES: dict[str, tuple[str, str]] = {
+    **{k: _COMMON_UNITS[k] for k in ("val_accuracy", "best_epoch", "failed", "lr",
+                                      "train_seconds")},
     "test_accuracy": ("1", "test accuracy (test images carry their class's feature)"),
-    "val_accuracy": ("1", "validation accuracy (best epoch)"),
-    "best_epoch": ("1", "epoch with the best validation accuracy"),
-    "failed": ("1", "1 if training stayed at chance level after all retries"),
-    "lr": ("1", "learning rate of the kept training attempt"),
-    "train_seconds": ("s", "wall time of training"),
     "psnr_db": ("dB", "mean PSNR of modified vs clean test images (NaN for clean: nothing added)"),
     "feature_rms": ("1", "root-mean-square pixel value of the class features"),
     "swapped_accuracy": ("1", "accuracy on test images carrying the NEXT class's feature"),
@@ -355,8 +330,9 @@ _UNITS_LONG_NAMES: dict[str, tuple[str, str]] = {
 def _predict(model: Any, x: Any, batch_size: int = 1024) -> Any:
     import torch
 
+    dev = current_device()
     with torch.no_grad():
-        return torch.cat([model(x[i:i + batch_size]).argmax(dim=1)
+        return torch.cat([model(x[i:i + batch_size].to(dev)).argmax(dim=1).cpu()
                           for i in range(0, len(x), batch_size)])
 
 
@@ -378,14 +354,21 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
     Returns a dataset with length-1 dims :data:`GRID_DIMS` holding the test
     accuracy, the PSNR of the modified test images, the shortcut probes
     (``swapped_accuracy``, ``shortcut_rate``: accuracy and feature-following
-    rate when every test image carries the next class's feature instead) and a
-    few example images (dims ``example, channel, row, col``). Attributes:
-    :func:`freqkit.results.provenance` of ``cfg`` plus the band edges and ε.
+    rate when every test image carries the next class's feature instead), a
+    few example images (dims ``example, channel, row, col``) and the learning
+    curve of the kept training attempt (``curve_*`` on dim ``epoch``,
+    :func:`freqkit.experiments.common.learning_curve_vars`). Attributes:
+    :func:`freqkit.results.provenance` of ``cfg``, the band edges and ε, and
+    the training attempts (:func:`freqkit.experiments.common.training_attempt_attrs`).
     """
     import torch
 
     from freqkit import models, results, stego, sweep, train
-    from freqkit.experiments.common import load_splits, training_attempt_attrs
+    from freqkit.experiments.common import (
+        learning_curve_vars,
+        load_splits,
+        training_attempt_attrs,
+    )
 
     clean = load_splits(cfg.dataset, cfg.grayscale, cfg.n_train, cfg.n_val, cfg.n_test,
                         cfg.data_seed)
@@ -398,9 +381,8 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
             k, image_shape, (cfg.band_lo, cfg.band_hi), cfg.epsilon, cfg.feature_seed,
         ), dtype=torch.float32)
 
-    def modified(part: Any, labels: Any | None = None) -> Any:
-        y = part.y if labels is None else labels
-        return dataclasses.replace(part, x=stego.add_features(part.x, y, features))
+    def modified(part: Any) -> Any:
+        return dataclasses.replace(part, x=stego.add_features(part.x, part.y, features))
 
     splits = dataclasses.replace(clean, train=modified(clean.train), val=modified(clean.val),
                                  test=modified(clean.test))
@@ -410,13 +392,11 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
             cfg.model, input_shape=image_shape, num_classes=k, depth=cfg.depth,
             nonlinearity=cfg.nonlinearity, channels=cfg.channels,
             kernel_size=cfg.kernel_size, seed=cfg.seed,
-        )
+        ).to(current_device())
 
     train_cfg = dataclasses.replace(cfg.train, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
-    t0 = time.perf_counter()
     trained = train.train_model(model_factory, splits, train_cfg, progress=progress)
-    train_seconds = time.perf_counter() - t0
     model = trained.model.eval()
 
     x_clean, x_mod, y = clean.test.x, splits.test.x, clean.test.y
@@ -436,7 +416,7 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
         "best_epoch": int(trained.best_epoch),
         "failed": int(bool(trained.failed)),
         "lr": lrs[-1] if lrs else float(train_cfg.lr),
-        "train_seconds": train_seconds,
+        "train_seconds": float(trained.train_seconds),
         "psnr_db": psnr_db,
         "feature_rms": float(features.pow(2).mean().sqrt()),
         "swapped_accuracy": swapped_acc,
@@ -449,18 +429,22 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
         "example_feature": (img_dims, (x_mod[idx] - x_clean[idx]).numpy()),
         "example_label": (("example",), y[idx].numpy().astype(np.int64)),
     }
-    data_vars = {}
-    for name, value in scalars.items():
-        units, long_name = _UNITS_LONG_NAMES[name]
-        data_vars[name] = xr.Variable((), value, {"units": units, "long_name": long_name})
+    data_vars = {name: xr.Variable((), value, dict(zip(("units", "long_name"),
+                                                        _UNITS_LONG_NAMES[name])))
+                 for name, value in scalars.items()}
     for name, (dims, value) in arrays.items():
-        units, long_name = _UNITS_LONG_NAMES[name]
-        data_vars[name] = xr.Variable(dims, value, {"units": units, "long_name": long_name})
-    ds = xr.Dataset(data_vars, coords={"example": np.arange(len(idx))})
-    ds = sweep.expand_run_dims(ds, cfg.grid_values())
+        data_vars[name] = xr.Variable(dims, value, dict(zip(("units", "long_name"),
+                                                            _UNITS_LONG_NAMES[name])))
+    history = getattr(trained, "history", None) or {}
+    curve = learning_curve_vars(history)
+    data_vars.update(curve)
+    coords: dict[str, Any] = {"example": np.arange(len(idx))}
+    if curve:
+        coords["epoch"] = np.asarray(history["epoch"], dtype=np.int64)
+    ds = sweep.expand_run_dims(xr.Dataset(data_vars, coords=coords), cfg.grid_values())
     ds.attrs.update(results.provenance(
         cfg, dataset_source=clean.source, dataset_checksum=clean.checksum,
-        device=f"cpu ({torch.get_num_threads()} threads)",
+        device=describe_device(),
     ))
     ds.attrs.update({
         "dataset": cfg.dataset,
@@ -472,28 +456,6 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
         # training history summary: every attempt's rate and why the failed ones failed
         **training_attempt_attrs(trained),
     })
-    return ds
-
-
-def run(preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None, *,
-        progress: bool = True) -> xr.Dataset:
-    """Run (or resume) the chapter's sweep and return the combined results.
-
-    The first available dataset of the preset is used; the skipped ones are
-    recorded in the ``skipped_datasets`` attribute.
-    """
-    from freqkit import sweep
-
-    p = get_preset(preset)
-    dataset, missing = choose_dataset(p.datasets, grayscale=p.grayscale)
-    for name, reason in missing.items():
-        print(f"NOTE: dataset {name!r} unavailable ({reason}); using {dataset!r}")
-    out = results_dir_for(preset, results_dir)
-    sweep.run_sweep(configs(p, dataset), run_one, out, progress=progress)
-    ds = sweep.combine_runs(out)
-    ds.attrs["skipped_datasets"] = "; ".join(f"{k}: {v}" for k, v in missing.items())
-    ds.attrs["preset"] = preset
-    ds.attrs["band_edges"] = json.dumps({b: list(e) for b, e in BAND_EDGES.items()})
     return ds
 
 
@@ -518,82 +480,263 @@ def gain_summary(ds: xr.Dataset) -> xr.Dataset:
     """
     acc = ds["test_accuracy"]
     gain = acc - acc.sel(band="clean")
-    n = acc.notnull().sum("seed")
     ddof = 1 if ds.sizes["seed"] > 1 else 0
-    out = xr.Dataset({
+    return xr.Dataset({
         "accuracy_mean": acc.mean("seed"),
         "accuracy_std": acc.std("seed", ddof=ddof) if ddof else acc.mean("seed") * np.nan,
         "gain_mean": gain.mean("seed"),
         "gain_std": gain.std("seed", ddof=ddof) if ddof else gain.mean("seed") * np.nan,
         "psnr_db_mean": ds["psnr_db"].mean("seed"),
-        "n_seeds": n,
+        "n_seeds": acc.notnull().sum("seed"),
     })
-    return out
+
+
+def settings_table(preset: str | Preset) -> pd.DataFrame:
+    """The run settings of a preset (what every run of its grid shares) as ``setting | value``.
+
+    Examples
+    --------
+    >>> t = settings_table("smoke").set_index("setting")["value"]
+    >>> t["training / validation / test images"], t["bands"], t["band edges (cycles/pixel)"]
+    ('512 / 128 / 256', 'clean, high', 'high [0.25, corner]')
+    """
+    p = CHAPTER.get_preset(preset)
+    rows = [
+        ("datasets (first available is used)", ", ".join(p.datasets)),
+        ("training / validation / test images", f"{p.n_train} / {p.n_val} / {p.n_test}"
+         .replace("None", "all")),
+        ("epochs / batch size / max. learning rate",
+         f"{p.train.epochs} / {p.train.batch_size} / {p.train.lr:g}"),
+        ("seeds", ", ".join(str(s) for s in p.seeds)),
+        ("bands", ", ".join(p.bands)),
+        ("band edges (cycles/pixel)", "; ".join(
+            f"{b} [{lo:.3g}, {hi:.3g})" if hi < 0.5 * math.sqrt(2) else f"{b} [{lo:.3g}, corner]"
+            for b, (lo, hi) in BAND_EDGES.items() if b in p.bands)),
+        ("ε (feature scale) / feature seed", f"{p.epsilon:g} / {p.feature_seed}"),
+        ("models", ", ".join(f"{m.name.upper()} (channels {m.channels}, "
+                             f"kernel {m.kernel_size or 'full'})" for m in p.models)),
+        ("depth / nonlinearity", f"{p.depth} / {p.nonlinearity}"),
+    ]
+    return pd.DataFrame(rows, columns=["setting", "value"])
+
+
+def _pm(mean: Any, std: Any, scale: float = 100.0, sign: bool = False) -> str:
+    """``mean ± std`` in percent / points (std left out when NaN).
+
+    Examples
+    --------
+    >>> _pm(0.253, 0.012), _pm(0.05, float("nan"), sign=True)
+    ('25.3 ± 1.2', '+5.0')
+    """
+    m = f"{scale * float(mean):{'+' if sign else ''}.1f}"
+    return m if not np.isfinite(float(std)) else f"{m} ± {scale * float(std):.1f}"
+
+
+def _bands(ds: xr.Dataset) -> list[str]:
+    return [b for b in _BAND_NAMES if b in ds.band.values]
+
+
+def table1(ds: xr.Dataset) -> pd.DataFrame:
+    """The paper's table 1 next to ours: one row per (model, band).
+
+    Columns: ``model``, ``band``, ``accuracy (%)`` and ``gain (pts)`` (mean ±
+    std over seeds, gain paired by seed, :func:`gain_summary`), ``PSNR (dB)``
+    and ``paper`` (:data:`PAPER_TABLE1`, typed from :data:`PAPER_SOURCE`).
+
+    Examples
+    --------
+    >>> t = table1(_toy_results())
+    >>> t.columns.tolist()
+    ['model', 'band', 'accuracy (%)', 'gain (pts)', 'PSNR (dB)', 'paper']
+    >>> t.iloc[2].tolist()
+    ['LC', 'clean', '30.0', '', '', 'baseline']
+    >>> t.iloc[3].tolist()
+    ['LC', 'high', '50.0', '+20.0', '32.0', 'gain ≈ +13 pts']
+    """
+    s = gain_summary(ds)
+    rows = []
+    for m in (str(v) for v in s.model.values):
+        for b in _bands(ds):
+            g = s.sel(model=m, band=b)
+            psnr = float(g.psnr_db_mean)
+            rows.append({
+                "model": m.upper(), "band": b,
+                "accuracy (%)": _pm(g.accuracy_mean, g.accuracy_std),
+                "gain (pts)": "" if b == "clean" else _pm(g.gain_mean, g.gain_std, sign=True),
+                "PSNR (dB)": f"{psnr:.1f}" if np.isfinite(psnr) else "",
+                "paper": "baseline" if b == "clean" else PAPER_TABLE1.get((m, b), ""),
+            })
+    return pd.DataFrame(rows)
+
+
+def swap_table(ds: xr.Dataset) -> pd.DataFrame:
+    """The swap test per (model, shortcut band), seed means.
+
+    ``shortcut rate``: fraction of test images classified as the class whose
+    feature they carry when it is the *next* class's; ``swapped accuracy``:
+    fraction still classified as their true class; ``chance`` = 1 / classes.
+
+    Examples
+    --------
+    >>> swap_table(_toy_results()).round(3).to_dict("records")[0]
+    {'model': 'FKC', 'band': 'high', 'shortcut rate': 0.15, 'swapped accuracy': 0.3, 'chance': 0.1}
+    """
+    shortcut = [b for b in _bands(ds) if b != "clean"]
+    n_classes = len(json.loads(ds.attrs.get("class_names", "[]")))
+    chance = 1.0 / n_classes if n_classes else math.nan
+    probe = ds[["shortcut_rate", "swapped_accuracy"]].sel(band=shortcut).mean("seed")
+    return pd.DataFrame([
+        {"model": str(m).upper(), "band": str(b),
+         "shortcut rate": float(probe.shortcut_rate.sel(model=m, band=b)),
+         "swapped accuracy": float(probe.swapped_accuracy.sel(model=m, band=b)),
+         "chance": chance}
+        for m in probe.model.values for b in probe.band.values
+    ])
 
 
 def claims_table(ds: xr.Dataset, *, low_band_accuracy: float = 0.95,
-                 psnr_floor_db: float = 30.0) -> list[dict[str, str]]:
-    """Claim-vs-measurement rows (claim | measured | holds) from the combined results.
+                 psnr_floor_db: float = 30.0, small_gain: float = 0.05) -> pd.DataFrame:
+    """Claim-vs-measurement rows (``claim``, ``paper``, ``measured``, ``holds``).
 
     Claims of Caro et al. (2024), table 1 (gain = accuracy minus clean accuracy,
     seed means; bands that did not run are skipped):
 
     1. with a low-band shortcut every model reaches ≈100 % (here ≥ ``low_band_accuracy``);
-    2. for mid and high bands the gain orders FKC < LC < LKC (paper ≈1.5 < 13 < 31 points);
-    3. the FKC gain for mid/high bands is small (paper ≈1.5 points; here < 5 points);
+    2. for mid and high bands the gain orders FKC < LC < LKC (:data:`PAPER_GAIN_POINTS`);
+    3. the FKC gain for mid/high bands is small (here < ``small_gain``);
     4. the shortcut is invisible: PSNR ≥ ``psnr_floor_db`` in every band.
 
     Examples
     --------
-    >>> acc = np.array([[[0.40], [0.42]], [[0.30], [0.50]], [[0.35], [0.70]]])
-    >>> ds = xr.Dataset({"test_accuracy": (("model", "band", "seed"), acc),
-    ...                  "psnr_db": (("model", "band", "seed"), np.full((3, 2, 1), 35.0))},
-    ...                 coords={"model": ["fkc", "lc", "lkc"], "band": ["clean", "high"], "seed": [0]})
-    >>> [r["holds"] for r in claims_table(ds)]
+    >>> c = claims_table(_toy_results())
+    >>> c.holds.tolist()
     ['yes', 'yes', 'yes']
+    >>> c.measured[0]
+    'FKC +3.0, LC +20.0, LKC +30.0 points'
     """
     s = gain_summary(ds)
-    bands = [str(b) for b in s.band.values]
-    models_present = [str(m) for m in s.model.values]
+    bands = _bands(ds)
+    models = [str(m) for m in s.model.values]
     rows: list[dict[str, str]] = []
 
-    def pts(v: Any) -> str:
-        return f"{100 * float(v):+.1f}"
+    def row(claim: str, paper: str, measured: str, holds: bool) -> None:
+        rows.append({"claim": claim, "paper": paper, "measured": measured,
+                     "holds": "yes" if holds else "no"})
 
     if "low" in bands:
         acc = s.accuracy_mean.sel(band="low")
-        rows.append({
-            "claim": f"low-band shortcut: every model ≈100 % test accuracy (≥ {low_band_accuracy:.0%})",
-            "measured": ", ".join(f"{m.upper()} {100 * float(acc.sel(model=m)):.1f} %"
-                                  for m in models_present),
-            "holds": "yes" if bool((acc >= low_band_accuracy).all()) else "no",
-        })
-    order = [m for m in ("fkc", "lc", "lkc") if m in models_present]
+        row(f"low-band shortcut: every model ≈100 % test accuracy (≥ {low_band_accuracy:.0%})",
+            f"≈{PAPER_LOW_BAND_ACCURACY:.0%} for every model",
+            ", ".join(f"{m.upper()} {100 * float(acc.sel(model=m)):.1f} %" for m in models),
+            bool((acc >= low_band_accuracy).all()))
+    order = [m for m in PAPER_GAIN_POINTS if m in models]
     for band in (b for b in ("mid", "high") if b in bands):
         g = s.gain_mean.sel(band=band)
+        vals = [float(g.sel(model=m)) for m in order]
         if len(order) >= 2:
-            vals = [float(g.sel(model=m)) for m in order]
-            rows.append({
-                "claim": f"{band}-band gain orders " + " < ".join(m.upper() for m in order)
-                         + " (paper " + " < ".join(f"{PAPER_GAIN_POINTS[m]:g}" for m in order)
-                         + " points)",
-                "measured": ", ".join(f"{m.upper()} {pts(v)}" for m, v in zip(order, vals))
-                            + " points",
-                "holds": "yes" if all(a < b for a, b in zip(vals, vals[1:])) else "no",
-            })
-        if "fkc" in models_present:
-            v = float(g.sel(model="fkc"))
-            rows.append({
-                "claim": f"{band}-band gain of FKC is small (paper ≈1.5 points; < 5)",
-                "measured": f"FKC {pts(v)} points",
-                "holds": "yes" if v < 0.05 else "no",
-            })
+            row(f"{band}-band gain orders " + " < ".join(m.upper() for m in order),
+                " < ".join(f"{PAPER_GAIN_POINTS[m]:g}" for m in order) + " points",
+                ", ".join(f"{m.upper()} {100 * v:+.1f}" for m, v in zip(order, vals)) + " points",
+                all(a < b for a, b in itertools.pairwise(vals)))
+        if "fkc" in order:
+            v = vals[order.index("fkc")]
+            row(f"{band}-band gain of FKC is small (< {100 * small_gain:g} points)",
+                f"≈{PAPER_GAIN_POINTS['fkc']:g} points", f"FKC {100 * v:+.1f} points",
+                v < small_gain)
     shortcut_bands = [b for b in bands if b != "clean"]
     if shortcut_bands:
         psnr = s.psnr_db_mean.sel(band=shortcut_bands).min("model")
-        rows.append({
-            "claim": f"shortcut features are invisible (PSNR ≥ {psnr_floor_db:g} dB)",
-            "measured": ", ".join(f"{b} {float(psnr.sel(band=b)):.1f} dB" for b in shortcut_bands),
-            "holds": "yes" if bool((psnr >= psnr_floor_db).all()) else "no",
-        })
-    return rows
+        row(f"shortcut features are invisible (PSNR ≥ {psnr_floor_db:g} dB)",
+            "hidden (steganographic) features",
+            ", ".join(f"{b} {float(psnr.sel(band=b)):.1f} dB" for b in shortcut_bands),
+            bool((psnr >= psnr_floor_db).all()))
+    return pd.DataFrame(rows, columns=["claim", "paper", "measured", "holds"])
+
+
+def verdict(ds: xr.Dataset, claims: pd.DataFrame | None = None) -> str:
+    """A Markdown verdict generated from the results and :func:`claims_table`.
+
+    Says how many claims hold, names those that do not, and adds what the data
+    says about the likely causes: the feature strength per band (one ε for
+    all bands, so the feature's energy grows with the band's area) and the
+    strongest swap-test shortcut rate against chance.
+
+    Examples
+    --------
+    >>> print(verdict(_toy_results()).split(chr(10))[0])
+    **Verdict: reproduced** — 3 of 3 claims hold at this preset.
+    """
+    claims = claims_table(ds) if claims is None else claims
+    n_hold, n = int((claims.holds == "yes").sum()), len(claims)
+    word = ("reproduced" if n_hold == n else "not reproduced" if n_hold == 0
+            else "partly reproduced")
+    lines = [f"**Verdict: {word}** — {n_hold} of {n} claims hold at this preset."]
+    failing = claims[claims.holds != "yes"]
+    if len(failing):
+        lines.append("")
+        lines.append("Not reproduced here: " + "; ".join(
+            f"{r.claim} (paper {r.paper}; measured {r.measured})" for r in failing.itertuples())
+            + ".")
+    shortcut = [b for b in _bands(ds) if b != "clean"]
+    if "feature_rms" in ds and len(shortcut) >= 2:
+        rms = ds.feature_rms.sel(band=shortcut).mean(("model", "seed"))
+        weak, strong = str(rms.idxmin("band").item()), str(rms.idxmax("band").item())
+        lines.append("")
+        lines.append(
+            f"With one ε for every band the feature's energy is proportional to the band's area: "
+            f"the {weak}-band feature has an RMS of {float(rms.sel(band=weak)):.4f} against "
+            f"{float(rms.sel(band=strong)):.4f} in the {strong} band "
+            f"({float(rms.sel(band=strong) / rms.sel(band=weak)):.1f}× weaker, "
+            f"{float((rms.sel(band=strong) / rms.sel(band=weak)) ** 2):.0f}× less energy).")
+    if "shortcut_rate" in ds and shortcut:
+        swap = swap_table(ds)
+        best = swap.loc[swap["shortcut rate"].idxmax()]
+        lines.append("")
+        lines.append(
+            f"The strongest swap-test shortcut rate is {best['shortcut rate']:.2f} "
+            f"({best.model}, {best.band} band; chance {best.chance:.2f}): "
+            + ("the models read the feature more than the image." if best["shortcut rate"] > 0.5
+               else "no model relies mainly on the feature at this training budget."))
+    return "\n".join(lines)
+
+
+def _toy_results() -> xr.Dataset:
+    """Tiny synthetic chapter-4 results (3 models × clean/high × 1 seed) for examples and tests."""
+    dims = ("model", "band", "seed")
+    acc = np.array([[0.25, 0.28], [0.30, 0.50], [0.35, 0.65]])[..., None]
+    clean = np.array([True, False])[None, :, None]
+    ones = np.ones((3, 2, 1))
+    img = ("model", "band", "seed", "example", "channel", "row", "col")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.2, 0.8, size=(3, 2, 1, 2, 1, 8, 8))
+    feat = np.where(clean[..., None, None, None, None], 0.0,
+                    0.05 * rng.standard_normal(size=(1, 1, 1, 2, 1, 8, 8)))
+    curves = {v: ((*dims, "epoch"), np.linspace(0.2, 0.6, 3) * ones[..., None])
+              for v in ("curve_train_loss", "curve_train_accuracy", "curve_val_accuracy")}
+    return xr.Dataset({
+        "test_accuracy": (dims, acc),
+        "failed": (dims, np.zeros((3, 2, 1), dtype=int)),
+        "train_seconds": (dims, ones),
+        "psnr_db": (dims, np.where(clean, np.nan, 32.0) * ones),
+        "feature_rms": (dims, np.where(clean, 0.0, 0.05) * ones),
+        "shortcut_rate": (dims, np.where(clean, np.nan, np.array([0.15, 0.2, 0.3])[:, None, None])),
+        "swapped_accuracy": (dims, np.where(clean, np.nan, 0.3) * ones),
+        "example_clean": (img, x),
+        "example_modified": (img, x + feat),
+        "example_feature": (img, feat * ones[..., None, None, None, None]),
+        "example_label": ((*dims, "example"), np.array([0, 1]) * np.ones((3, 2, 1, 2), dtype=int)),
+        **curves,
+    }, coords={"model": ["fkc", "lc", "lkc"], "band": ["clean", "high"], "seed": [0],
+               "example": [0, 1], "epoch": [1, 2, 3]},
+        attrs={"class_names": json.dumps([f"class{i}" for i in range(10)])})
+
+
+CHAPTER = register(Chapter(
+    name="ch04", title="Steganographic shortcuts in low, mid and high frequencies",
+    notebook="notebooks/04_steganography.ipynb", presets=PRESETS,
+    configs=configs, run_one=run_one, check_data=check_first_available,
+    summarise=table1, claims=claims_table))
+#: :meth:`freqkit.experiments.scaffold.Chapter.run` of this chapter.
+run = CHAPTER.run
+#: :meth:`freqkit.experiments.scaffold.Chapter.get_preset` of this chapter.
+get_preset = CHAPTER.get_preset

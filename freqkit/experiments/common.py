@@ -49,12 +49,15 @@ import numpy as np
 import torch
 import xarray as xr
 
+from freqkit.device import current_device, describe_device
 from freqkit.train import TrainConfig
 
 __all__ = [
     "GRID_DIMS",
     "NONLINEARITIES",
+    "NO_KERNEL_SIZE_MODELS",
     "RunConfig",
+    "SweepPreset",
     "available_datasets",
     "combine_mixed_runs",
     "learning_curve_vars",
@@ -64,6 +67,7 @@ __all__ = [
     "measure_run",
     "pad_images",
     "run_model_experiment",
+    "train_config_from_dict",
     "train_run",
     "training_attempt_attrs",
 ]
@@ -195,11 +199,7 @@ class RunConfig:
         True
         """
         data = dict(data)
-        train = data.pop("train", None)
-        if isinstance(train, Mapping):
-            fields = {f.name for f in dataclasses.fields(TrainConfig)}
-            train = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v)
-                                   for k, v in train.items() if k in fields})
+        train = train_config_from_dict(data.pop("train", None))
         kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
         if train is not None:
             kwargs["train"] = train
@@ -215,6 +215,70 @@ class RunConfig:
             "kernel_size": int(self.kernel_size or 0),
             "seed": int(self.seed),
         }
+
+
+#: Models whose kernel is the whole image (FKC) or that have none (FC): their runs get
+#: ``kernel_size=None`` in :meth:`SweepPreset.run_configs`.
+NO_KERNEL_SIZE_MODELS: tuple[str, ...] = ("fc", "fkc")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepPreset:
+    """Size of a model sweep: one :class:`RunConfig` per dataset × model × depth × nonlinearity × seed.
+
+    The presets of the chapters that compare architectures (chapters 1 and 2)
+    are subclasses that change defaults; :meth:`run_configs` is their grid.
+    ``kernel_size`` applies to the models with a local kernel (not to
+    :data:`NO_KERNEL_SIZE_MODELS`); ``epsilon_main`` is the budget (one of
+    ``epsilons``) at which a chapter compares perturbations.
+
+    Examples
+    --------
+    >>> p = SweepPreset(name="tiny", datasets=("mnist", "svhn"), seeds=(0, 1), n_train=8,
+    ...                 n_val=2, n_test=4, train=TrainConfig(epochs=1), n_attack=2,
+    ...                 epsilons=(1.0,), models=("lkc", "fkc"), depths=(1,), kernel_size=3)
+    >>> cs = p.run_configs(available=("mnist",))
+    >>> len(cs), sorted({(c.model, c.kernel_size or 0) for c in cs})
+    (8, [('fkc', 0), ('lkc', 3)])
+    """
+
+    name: str
+    datasets: tuple[str, ...]
+    seeds: tuple[int, ...]
+    n_train: int | None
+    n_val: int | None
+    n_test: int | None
+    train: TrainConfig
+    n_attack: int
+    epsilons: tuple[float, ...]
+    models: tuple[str, ...] = ("fc", "fkc")
+    depths: tuple[int, ...] = (1, 2, 3)
+    nonlinearities: tuple[str, ...] = NONLINEARITIES
+    channels: int | None = None
+    kernel_size: int | None = None
+    grayscale: bool = True
+    attack: str = "pgd-l2"
+    kappa_k: int = 15
+    n_beta: int = 512
+    epsilon_main: float = 1.0
+    notes: str = field(default="", compare=False)
+
+    def run_configs(self, available: tuple[str, ...] | None = None) -> list[RunConfig]:
+        """The grid (pure); ``available`` restricts the datasets (to those that load here)."""
+        names = self.datasets if available is None else tuple(
+            d for d in self.datasets if d in available)
+        return [
+            RunConfig(
+                dataset=ds, grayscale=self.grayscale, n_train=self.n_train, n_val=self.n_val,
+                n_test=self.n_test, data_seed=0, model=model, depth=depth, nonlinearity=nl,
+                channels=self.channels, seed=seed, train=self.train, attack=self.attack,
+                kernel_size=None if model in NO_KERNEL_SIZE_MODELS else self.kernel_size,
+                epsilons=self.epsilons, n_attack=self.n_attack, kappa_k=self.kappa_k,
+                n_beta=self.n_beta,
+            )
+            for ds in names for model in self.models for depth in self.depths
+            for nl in self.nonlinearities for seed in self.seeds
+        ]
 
 
 # --------------------------------------------------------------------------- #
@@ -445,10 +509,6 @@ def _first_correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     return torch.nonzero(correct).flatten()[:n], float(correct.float().mean()), median
 
 
-def _device_string() -> str:
-    return f"cpu ({torch.get_num_threads()} threads)"
-
-
 def run_model_experiment(cfg: RunConfig, *, progress: bool = False) -> xr.Dataset:
     """Train, attack and measure one model; return its one-run results dataset.
 
@@ -489,12 +549,30 @@ def train_run(cfg: RunConfig, *, progress: bool = False) -> tuple[Any, Any]:
             cfg.model, input_shape=image_shape, num_classes=splits.num_classes,
             depth=cfg.depth, nonlinearity=cfg.nonlinearity, channels=cfg.channels,
             kernel_size=cfg.kernel_size, seed=cfg.seed,
-        )
+        ).to(current_device())
 
     torch.manual_seed(cfg.seed)
     train_cfg = dataclasses.replace(cfg.train, seed=cfg.seed)
     trained = train.train_model(model_factory, splits, train_cfg, progress=progress)
     return splits, trained
+
+
+def train_config_from_dict(train: Any) -> Any:
+    """A :class:`~freqkit.train.TrainConfig` from its JSON dict (lists -> tuples, unknown
+    keys dropped); a ``TrainConfig`` or ``None`` is returned as is.
+
+    Examples
+    --------
+    >>> train_config_from_dict({"epochs": 2, "lr_retry_factors": [1.0, 0.5]}).lr_retry_factors
+    (1.0, 0.5)
+    >>> train_config_from_dict(None) is None
+    True
+    """
+    if not isinstance(train, Mapping):
+        return train
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v)
+                          for k, v in train.items() if k in fields})
 
 
 def training_attempt_attrs(trained: Any) -> dict[str, str]:
@@ -521,7 +599,7 @@ def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
     image_shape = tuple(int(s) for s in splits.image_shape)
     model = trained.model.eval()
 
-    x_test, y_test = splits.test.x, splits.test.y
+    x_test, y_test = splits.test.x.to(current_device()), splits.test.y.to(current_device())
     if cfg.nonlinearity == "linear":
         beta = predictor.end_to_end_predictor(model)
     else:
@@ -592,7 +670,7 @@ def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
     ds = sweep.expand_run_dims(ds, cfg.grid_values())
     ds.attrs.update(results.provenance(
         cfg, dataset_source=splits.source, dataset_checksum=splits.checksum,
-        device=_device_string(),
+        device=describe_device(),
     ))
     ds.attrs["kappa_k"] = int(cfg.kappa_k)
     ds.attrs.update(training_attempt_attrs(trained))
