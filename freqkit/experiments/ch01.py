@@ -20,12 +20,17 @@ The chapter is a :class:`freqkit.experiments.scaffold.Chapter` (:data:`CHAPTER`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 import xarray as xr
 
-from freqkit.experiments.common import RunConfig, combine_mixed_runs, run_model_experiment
+from freqkit.experiments.common import (
+    RunConfig,
+    SweepPreset,
+    combine_mixed_runs,
+    run_model_experiment,
+)
 from freqkit.experiments.scaffold import Chapter, register
 from freqkit.train import TrainConfig
 
@@ -40,29 +45,10 @@ __all__ = ["CHAPTER", "PRESETS", "Preset", "accuracy_table", "claims_table", "co
 TRAINED_ACCURACY = 0.3
 
 
-@dataclass(frozen=True)
-class Preset:
-    """Size of the chapter-1 sweep (grid = datasets × models × depths × nonlinearities × seeds)."""
-
-    name: str
-    datasets: tuple[str, ...]
-    seeds: tuple[int, ...]
-    n_train: int | None
-    n_val: int | None
-    n_test: int | None
-    train: TrainConfig
-    n_attack: int
-    epsilons: tuple[float, ...]
-    models: tuple[str, ...] = ("fc", "fkc")
-    depths: tuple[int, ...] = (1, 2, 3)
-    nonlinearities: tuple[str, ...] = ("linear", "relu")
-    grayscale: bool = True
-    attack: str = "pgd-l2"
-    kappa_k: int = 15
-    n_beta: int = 512
-    #: ε at which the δ norms are compared (one of ``epsilons``).
-    epsilon_main: float = 1.0
-    notes: str = field(default="", compare=False)
+@dataclass(frozen=True, kw_only=True)
+class Preset(SweepPreset):
+    """Size of the chapter-1 sweep (grid = datasets × models × depths × nonlinearities × seeds;
+    FC and FKC, :class:`~freqkit.experiments.common.SweepPreset`)."""
 
 
 #: The chapter's presets by name: ``smoke`` (CI), ``cpu`` (a reduced reproduction on a 2-core CPU), ``paper`` (the paper's scale).
@@ -105,18 +91,7 @@ def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None) -
     >>> len(configs("cpu"))
     48
     """
-    p = CHAPTER.get_preset(preset)
-    names = p.datasets if available is None else tuple(d for d in p.datasets if d in available)
-    return [
-        RunConfig(
-            dataset=ds, grayscale=p.grayscale, n_train=p.n_train, n_val=p.n_val,
-            n_test=p.n_test, data_seed=0, model=model, depth=depth, nonlinearity=nl,
-            channels=None, kernel_size=None, seed=seed, train=p.train, attack=p.attack,
-            epsilons=p.epsilons, n_attack=p.n_attack, kappa_k=p.kappa_k, n_beta=p.n_beta,
-        )
-        for ds in names for model in p.models for depth in p.depths
-        for nl in p.nonlinearities for seed in p.seeds
-    ]
+    return CHAPTER.get_preset(preset).run_configs(available)
 
 
 # --------------------------------------------------------------------------- analysis (pure)

