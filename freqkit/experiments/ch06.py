@@ -752,7 +752,7 @@ def _toy_results() -> xr.Dataset:
 
 CHAPTER = register(Chapter(
     name="ch06", title="Aliasing, robust overfitting and aliasing-based early stopping",
-    notebook="notebooks/06_aliasing.ipynb", presets=PRESETS, configs=configs, run_one=run_one,
+    notebook="notebooks/06_aliasing_robust_overfitting.ipynb", presets=PRESETS, configs=configs, run_one=run_one,
     summarise=summary_table, claims=claims_table,
 ))
 #: :meth:`freqkit.experiments.scaffold.Chapter.run` of this chapter.
