@@ -1,8 +1,10 @@
-"""Chapter 3 (κ_high vs kernel size): presets, grid, linear theory, claim checks, notebook."""
+"""Chapter 3 (κ_high vs kernel size): presets, overrides, linear theory, analysis and figures.
+
+The generic checks (grids, smoke run, resume, notebook at smoke) are in tests/test_chapters.py.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -14,33 +16,48 @@ from hypothesis import strategies as st
 
 from freqkit import spectra, sweep
 from freqkit.experiments import ch03
+from freqkit.figures import ch03 as figs
 
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOK = REPO / "notebooks" / "03_kernel_size_kappa.ipynb"
+KS = [3, 11, 32]
 
 
 # --------------------------------------------------------------------------- presets and grid
 def test_presets_sizes() -> None:
-    assert set(ch03.PRESETS) == {"smoke", "cpu", "paper"}
     smoke, cpu, paper = (ch03.get_preset(n) for n in ("smoke", "cpu", "paper"))
     assert smoke.train.epochs == 1 and len(smoke.seeds) == 1 and smoke.n_train <= 1024
     assert len(ch03.configs(smoke)) <= 4
     assert cpu.kernel_sizes == paper.kernel_sizes == (3, 7, 9, 11, 15, 21, 32)
     assert cpu.depths == paper.depths == (1, 3)
     assert len(paper.seeds) == 5 and paper.train.epochs == 40 and paper.n_train is None
-    assert all(p.kappa_k == 15 for p in ch03.PRESETS.values())
     for p in ch03.PRESETS.values():
-        assert p.epsilon_main in p.epsilons
+        assert p.kappa_k == 15 and p.grayscale and p.epsilon_main in p.epsilons
 
 
-def test_get_preset_rejects_unknown_name() -> None:
-    with pytest.raises(ValueError, match=r"preset='gpu'.*'smoke', 'cpu', 'paper'"):
-        ch03.get_preset("gpu")
+@pytest.mark.parametrize("dataset, pad_to", [("cifar10", None), ("fashion-mnist", 32)])
+def test_configs_grid(dataset: str, pad_to: int | None) -> None:
+    p = ch03.get_preset("cpu")
+    cs = ch03.configs(p, available=(dataset,))
+    assert len(cs) == len(p.kernel_sizes) * len(p.depths) * len(p.seeds)
+    assert {(c.model, c.grayscale, c.pad_to, c.dataset, c.kappa_k) for c in cs} == {
+        ("lkc", True, pad_to, dataset, 15)}
+    assert len({(c.depth, c.kernel_size, c.seed) for c in cs}) == len(cs)
+    assert len({sweep.run_key(c) for c in cs}) == len(cs)  # one result file per run
+    assert {c.train for c in cs} == {p.train}
+
+
+def test_configs_overrides() -> None:
+    # the first preferred dataset that is available; fixed_lr: one rate, no retries
+    cs = ch03.configs("cpu", available=("mnist", "fashion-mnist"),
+                      datasets=("svhn", "fashion-mnist", "mnist"), fixed_lr=0.02)
+    assert {c.dataset for c in cs} == {"fashion-mnist"}
+    assert {(c.train.lr, c.train.max_retries) for c in cs} == {(0.02, 0)}
+    assert ch03.configs("cpu", available=("cifar10",), datasets="mnist") == []
+    assert ch03.CHAPTER.overrides == ("datasets", "fixed_lr")
 
 
 @pytest.mark.parametrize("bad", [(), ("imagenet",), ["mnist", "cifar-10"]])
 def test_run_rejects_bad_datasets_naming_them(bad, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"datasets=.*not allowed.*'fashion-mnist'"):
+    with pytest.raises(ValueError, match=r"datasets=.*not allowed"):
         ch03.run("smoke", tmp_path, datasets=bad, progress=False)
     assert list(tmp_path.iterdir()) == []  # nothing written
 
@@ -52,39 +69,18 @@ def test_run_rejects_bad_fixed_lr_naming_it(bad, tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_run_fixed_lr_trains_every_run_at_that_rate_once(tmp_path: Path) -> None:
+def test_run_overrides_combine_only_their_own_runs(tmp_path: Path) -> None:
     torch.set_num_threads(1)
-    ds = ch03.run("smoke", tmp_path, datasets="mnist", fixed_lr=0.02, progress=False)
-    np.testing.assert_allclose(ds.lr.values[np.isfinite(ds.lr.values)], 0.02)
-    assert np.all(ds.n_lr_tries.values[np.isfinite(ds.n_lr_tries.values)] == 1)
+    fixed = ch03.run("smoke", tmp_path, datasets=("mnist", "fashion-mnist"), fixed_lr=0.02,
+                     progress=False)
+    assert fixed.dataset.values.tolist() == ["mnist"]  # the first that loads
+    np.testing.assert_allclose(fixed.lr.values, 0.02)
+    assert np.all(fixed.n_lr_tries.values == 1)
     base = ch03.run("smoke", tmp_path, datasets="mnist", progress=False)  # other files
-    assert len(list(tmp_path.glob("*.nc"))) == 2 * len(ch03.configs("smoke", "mnist"))
-    assert np.all(base.lr.values[np.isfinite(base.lr.values)] == ch03.get_preset("smoke").train.lr)
-
-
-def test_run_datasets_override_combines_only_its_own_runs(tmp_path: Path) -> None:
-    torch.set_num_threads(1)
-    first = ch03.run("smoke", tmp_path, progress=False)
-    default = str(first.dataset.values[0])
-    assert default in ("cifar10", "fashion-mnist")
-    other = ch03.run("smoke", tmp_path, datasets=("mnist", "fashion-mnist"), progress=False)
-    assert other.dataset.values.tolist() == ["mnist"]  # the first that loads; not combined
-    n = len(ch03.configs("smoke", "mnist"))
-    assert len(list(tmp_path.glob("*.nc"))) == 2 * n  # both sweeps' files are kept
-    again = ch03.run("smoke", tmp_path, progress=False)
-    assert again.dataset.values.tolist() == [default]
-
-
-@pytest.mark.parametrize("dataset, pad_to", [("cifar10", None), ("fashion-mnist", 32)])
-def test_configs_grid(dataset: str, pad_to: int | None) -> None:
-    p = ch03.get_preset("cpu")
-    cs = ch03.configs(p, dataset)
-    assert len(cs) == len(p.kernel_sizes) * len(p.depths) * len(p.seeds)
-    assert {(c.model, c.grayscale, c.pad_to, c.dataset, c.kappa_k) for c in cs} == {
-        ("lkc", True, pad_to, dataset, 15)}
-    grid = {(c.depth, c.kernel_size, c.seed) for c in cs}
-    assert len(grid) == len(cs)
-    assert len({sweep.run_key(c) for c in cs}) == len(cs)  # one result file per run
+    n = len(ch03.configs("smoke", datasets="mnist"))
+    assert len(list(tmp_path.glob("*.nc"))) == 2 * n and base.attrs["n_runs"] == n
+    assert np.all(base.lr.values == ch03.get_preset("smoke").train.lr)
+    assert "curve_val_accuracy" in base and base.sizes["epoch"] == 1
 
 
 # --------------------------------------------------------------------------- linear theory
@@ -128,17 +124,21 @@ def test_uncertainty_bound_is_attained_by_the_slepian_kernel(s: int) -> None:
     n, b = 32, 7
     d = np.subtract.outer(np.arange(s), np.arange(s)).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.where(d == 0, (2 * b + 1) / n, np.sin(np.pi * (2 * b + 1) * d / n) / (n * np.sin(np.pi * d / n)))
+        a = np.where(d == 0, (2 * b + 1) / n,
+                     np.sin(np.pi * (2 * b + 1) * d / n) / (n * np.sin(np.pi * d / n)))
     v = np.linalg.eigh(a)[1][:, -1]
     kernel = np.outer(v, v)
     kappa = float(spectra.kappa_high(spectra.power_spectrum(kernel, size=n), 15))
     assert kappa == pytest.approx(ch03.uncertainty_kappa_bound(s, n, 15), abs=1e-10)
     if s == 1:
-        assert kappa == pytest.approx(1 - (15 / 32) ** 2)
+        assert kappa == pytest.approx(ch03.flat_kappa_high(32, 15))
 
 
 def test_random_kernels_have_flat_expected_spectrum() -> None:
     flat = 1 - (15 / 32) ** 2
+    assert ch03.flat_kappa_high(32, 15) == pytest.approx(flat)
+    # a flat spectrum measured with spectra.kappa_high gives the same number
+    assert float(spectra.kappa_high(np.ones((32, 32)), 15)) == pytest.approx(flat)
     for k, depth in ((3, 1), (11, 1), (7, 3)):
         mean, std = ch03.random_kernel_kappa_high(k, 32, 15, depth, draws=400, seed=1)
         assert abs(mean - flat) < 4 * std / np.sqrt(400) + 0.01
@@ -146,7 +146,7 @@ def test_random_kernels_have_flat_expected_spectrum() -> None:
     assert ch03.random_kernel_kappa_high(3, 32, 15)[1] > ch03.random_kernel_kappa_high(21, 32, 15)[1]
 
 
-def test_theory_curves_trends() -> None:
+def test_theory_curves_trends_and_notes() -> None:
     th = ch03.theory_curves(list(ch03.PAPER_KERNEL_SIZES), [1, 3], draws=64)
     assert th.box.dims == ("depth", "kernel_size")
     assert bool((th.box.sel(depth=1).diff("kernel_size") < 0).all())
@@ -154,92 +154,171 @@ def test_theory_curves_trends() -> None:
     assert bool((th.bound <= th.box + 1e-12).all())
     # stacking identical boxes makes the product MORE low-pass, not less
     assert bool((th.box.sel(depth=3) <= th.box.sel(depth=1)).all())
+    notes = ch03.theory_notes(th)
+    assert notes["box"] == f"κ_high(15) = {ch03.box_kappa_high(3, 32, 15):.3f} at k = 3 and 0.000 at k = 32"
+    assert notes["box_depth"].startswith("A stack of 3 identical boxes is more low-pass")
+    assert "from k = 7 on" in notes["bound"]  # k = 3 at depth 1: 0.129 > 1e-3
+    assert "above" in ch03.theory_notes(th.sel(kernel_size=[3]))["bound"]
+    assert "Only one depth" in ch03.theory_notes(th.sel(depth=[1]))["box_depth"]
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(k=0, n=32, kappa_k=15), "k=0"),
-    (dict(k=33, n=32, kappa_k=15), "k=33"),
-    (dict(k=3, n=32, kappa_k=40), "kappa_k=40"),
-    (dict(k=3, n=32, kappa_k=15, depth=0), "depth=0"),
+    ({"k": 0, "n": 32, "kappa_k": 15}, "k=0"),
+    ({"k": 33, "n": 32, "kappa_k": 15}, "k=33"),
+    ({"k": 3, "n": 32, "kappa_k": 40}, "kappa_k=40"),
+    ({"k": 3, "n": 32, "kappa_k": 15, "depth": 0}, "depth=0"),
 ])
 def test_box_kappa_rejects_bad_input(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ch03.box_kappa_high(**kwargs)
 
 
-# --------------------------------------------------------------------------- claims
-def _fake_results(kb: np.ndarray, kd: np.ndarray, ks: list[int], depths: list[int]) -> xr.Dataset:
-    dims = ("model", "dataset", "nonlinearity", "depth", "kernel_size", "seed")
-    shape = (1, 1, 1, *kb.shape)
-    return xr.Dataset(
-        {
-            "beta_kappa_high": (dims, kb.reshape(shape)),
-            "delta_kappa_high": ((*dims, "epsilon"), kd.reshape(shape)[..., None]),
-            "test_accuracy": (dims, np.full(shape, 0.3)),
-        },
-        coords={"model": ["lkc"], "dataset": ["x"], "nonlinearity": ["linear"], "depth": depths,
-                "kernel_size": ks, "seed": np.arange(kb.shape[-1]), "epsilon": [1.0]},
-    )
-
-
+# --------------------------------------------------------------------------- analysis
 def test_claims_hold_on_a_paper_like_result() -> None:
     kb = np.array([[[0.80, 0.82], [0.50, 0.52], [0.10, 0.12]],
                    [[0.90, 0.92], [0.70, 0.71], [0.20, 0.30]]])
-    rows = ch03.claims_table(_fake_results(kb, kb * 0.9, [3, 11, 32], [1, 3]))
-    assert len(rows) == 6 and all(r["holds"] == "yes" for r in rows)
-    assert "0.810 → k=32: 0.110" in rows[0]["measured"]  # seed means
+    claims = ch03.claims_table(ch03._toy_results(kb, kb * 0.9))
+    assert len(claims) == 6 and set(claims.holds) == {"yes"}
+    assert "0.810 → k=32: 0.110; Spearman ρ = -1.00; monotone" in claims.measured["falls-beta-L1"]
+    assert claims.measured["depth-beta"] == "depth 1: 0.477, depth 3: 0.622"  # seed means
 
 
 def test_claims_fail_when_kappa_rises_or_depth_lowers_it() -> None:
-    kb = np.array([[[0.1], [0.5], [0.8]], [[0.05], [0.3], [0.6]]])  # rises with k; depth 3 lower
-    rows = ch03.claims_table(_fake_results(kb, kb, [3, 11, 32], [1, 3]))
-    assert [r["holds"] for r in rows] == ["no"] * 6
+    kb = np.array([[[0.1] * 2, [0.5] * 2, [0.8] * 2], [[0.05] * 2, [0.3] * 2, [0.6] * 2]])
+    th = ch03.theory_curves(KS, [1, 3], draws=8)
+    claims = ch03.claims_table(ch03._toy_results(kb, kb), theory=th)
+    assert claims.holds.tolist() == ["no"] * 6 + ["yes", "no"]
+    assert claims.source.tolist()[-2:] == ["linear theory"] * 2
+    s = ch03.kappa_summary(ch03._toy_results(kb, kb))
+    text = ch03.verdict(claims, ch03.training_facts(s))
+    assert text.startswith("**Verdict: not reproduced at this preset** (0 of 6 claim rows hold")
+    assert "does not fall with kernel size at depth 1 and depth 3" in text
+    assert "for neither β̂ nor δ̂, as the linear theory predicts" in text
+
+
+def test_missing_values_make_a_claim_undetermined_not_false() -> None:
+    kd = ch03._toy_results().delta_kappa_high.isel(model=0, dataset=0, nonlinearity=0,
+                                                   epsilon=0).values.copy()
+    kd[0, -1, :] = np.nan  # no successful attack at depth 1, k = 32
+    claims = ch03.claims_table(ch03._toy_results(kd=kd))
+    assert claims.holds["falls-delta-L1"] == "n/a" and "k=32: n/a" in claims.measured["falls-delta-L1"]
+    assert claims.holds["falls-delta-L3"] == "yes"
+    text = ch03.verdict(claims, {"preset": "cpu", "dataset": "x"})
+    assert "(5 of 5 claim rows hold, 1 cannot be judged" in text
+    assert "κ_high of δ̂ falls with kernel size at depth 3; cannot be judged at depth 1" in text
+
+
+def test_failed_runs_are_left_out_of_kappa() -> None:
+    ds = ch03._toy_results()
+    ds["failed"] = xr.where((ds.depth == 1) & (ds.kernel_size == 3) & (ds.seed == 1), 1, ds.failed)
+    ds["beta_kappa_high"] = xr.where(ds.failed == 1, 1e9, ds.beta_kappa_high)
+    s = ch03.kappa_summary(ds)
+    assert float(s.beta_kappa_high.sel(depth=1, kernel_size=3).mean()) == pytest.approx(0.8)
+    assert ch03.training_facts(s)["n_failed"] == 1
+    assert "0.800 → k=32" in ch03.claims_table(ds).measured["falls-beta-L1"]
 
 
 def test_kappa_summary_rejects_several_models() -> None:
-    ds = _fake_results(np.zeros((1, 2, 1)), np.zeros((1, 2, 1)), [3, 5], [1])
+    ds = ch03._toy_results()
     two = xr.concat([ds, ds.assign_coords(model=["fc"])], dim="model")
     with pytest.raises(ValueError, match="2 values along 'model'"):
         ch03.kappa_summary(two)
 
 
-# --------------------------------------------------------------------------- notebook (smoke)
-@pytest.mark.notebook
-def test_notebook_smoke(tmp_path: Path) -> None:
-    papermill = pytest.importorskip("papermill")
-    results = tmp_path / "results"
+def test_spearman_agrees_with_ranks_by_hand() -> None:
+    rng = np.random.default_rng(3)
+    x, y = rng.permutation(9).astype(float), rng.normal(size=9)  # no ties
+    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
+    by_hand = 1 - 6 * np.sum((rx - ry) ** 2) / (9 * (9**2 - 1))
+    assert ch03._rho(x, y) == pytest.approx(by_hand)
+    assert ch03._rho(np.r_[x, np.nan], np.r_[y, 5.0]) == pytest.approx(by_hand)  # NaN pair dropped
+    assert np.isnan(ch03._rho([1, 2, 3], [4, 4, 4])) and np.isnan(ch03._rho([1], [2]))
 
-    def execute() -> None:
-        papermill.execute_notebook(
-            str(NOTEBOOK), str(tmp_path / "out.ipynb"), cwd=str(NOTEBOOK.parent),
-            parameters={"preset": "smoke", "results_dir": str(results)}, kernel_name="python3",
-            progress_bar=False,
-        )
 
-    env_threads = os.environ.get("FREQKIT_THREADS")
-    os.environ["FREQKIT_THREADS"] = "1"
-    try:
-        execute()
-        files = sorted(results.glob("*.nc"))
-        assert len(files) == len(ch03.configs("smoke"))
-        mtimes = {f: f.stat().st_mtime_ns for f in files}
-        ds = sweep.combine_runs(results)
-        assert {"kernel_size", "depth", "seed", "epsilon"} <= set(ds.dims)
-        assert sorted(ds.kernel_size.values.tolist()) == list(ch03.get_preset("smoke").kernel_sizes)
-        acc = ds.test_accuracy.values
-        assert np.all((acc >= 0) & (acc <= 1))
-        assert np.all(np.isfinite(ds.beta_kappa_high.values))
-        assert np.all((ds.beta_kappa_high.values >= 0) & (ds.beta_kappa_high.values <= 1))
-        assert np.all((ds.beta_f50.values >= 0) & (ds.beta_f50.values <= 0.71))
-        ok = ds.n_success.values > 0
-        assert ok.any()
-        assert np.all(np.isfinite(ds.delta_f50.values[ok]))
-        assert np.all((ds.delta_f50.values[ok] >= 0) & (ds.delta_f50.values[ok] <= 0.71))
-        assert "dataset_source" in ds.attrs and ds.attrs["dataset_source"]
-        execute()  # second run: every run is already on disk
-        assert {f: f.stat().st_mtime_ns for f in sorted(results.glob("*.nc"))} == mtimes
-    finally:
-        if env_threads is None:
-            os.environ.pop("FREQKIT_THREADS", None)
-        else:
-            os.environ["FREQKIT_THREADS"] = env_threads
+def test_learning_rate_confound_tables_and_control_rows() -> None:
+    # depth 1: k=3 kept 0.1, k=11 and 32 kept 0.01; depth 3: k=32 seeds differ (0.1 / 0.01)
+    lr = np.array([[0.1, 0.01, 0.01], [0.1, 0.1, 0.1]])
+    ds = ch03._toy_results(lr=lr, kernel_sizes=[3, 11, 32])
+    ds["lr"] = xr.where((ds.depth == 3) & (ds.kernel_size == 32) & (ds.seed == 1), 0.01, ds.lr)
+    s = ch03.kappa_summary(ds)
+    assert ch03.lr_table(s).values.tolist() == [["L = 1", "0.1", "0.01", "0.01"],
+                                                ["L = 3", "0.1", "0.1", "0.1/0.01"]]
+    facts = ch03.training_facts(s)
+    assert facts["rates"] == [0.1, 0.01] and facts["rate_depends_on_k"]
+    assert facts["n_retried"] == 4  # toy: n_lr_tries = 3 where `lr` (before the edit) < 0.1
+    trends = ch03.same_rate_trends(s)
+    assert trends[["depth", "lr", "kernel sizes"]].values.tolist() == [[1, 0.01, "11, 32"],
+                                                                       [3, 0.1, "3, 11"]]
+    np.testing.assert_allclose(trends["ρ(β̂, k)"], [-1.0, -1.0])
+    # control rows need three kernel sizes at one rate: none here
+    claims = ch03.claims_table(ds)
+    assert not claims.index.str.startswith("control-").any()
+    assert "the confound cannot be controlled here" in ch03.verdict(claims, facts)
+    wide = ch03._toy_results(lr=np.array([[0.1, 0.01, 0.01, 0.01]] * 2), kernel_sizes=[3, 9, 21, 32])
+    claims = ch03.claims_table(wide)
+    assert claims.index[-2:].tolist() == ["control-L1", "control-L3"]
+    assert claims.holds[-2:].tolist() == ["yes", "yes"]
+    text = ch03.verdict(claims, ch03.training_facts(ch03.kappa_summary(wide)))
+    assert "kept learning rate (0.1/0.01) depends on the kernel size" in text
+    assert "falls with k for both β̂ and δ̂ (control rows: depth 1 and depth 3)" in text
+    # no control row where the rate does not depend on k (depth 3 all at 0.1)
+    half = ch03._toy_results(lr=np.array([[0.1, 0.01, 0.01, 0.01], [0.1] * 4]),
+                             kernel_sizes=[3, 9, 21, 32])
+    assert ch03.claims_table(half).index[-1] == "control-L1"
+
+
+def test_training_facts_accuracy_and_correlation() -> None:
+    s = ch03.kappa_summary(ch03._toy_results())
+    f = ch03.training_facts(s)
+    acc = s.test_accuracy.values.ravel()
+    assert (f["n_runs"], f["acc_min"], f["acc_max"]) == (12, acc.min(), acc.max())
+    assert f["rho_acc_kappa"] < -0.5  # toy: accuracy rises with k, κ falls
+    assert f["train_minutes"] == pytest.approx(12 * 30 / 60)
+    few = ch03.training_facts(s.isel(depth=[0], kernel_size=[0, 1]))  # 4 runs: too few
+    assert np.isnan(few["rho_acc_kappa"]) and few["n_runs"] < ch03.MIN_CORRELATION_RUNS
+
+
+def test_grid_and_settings_tables() -> None:
+    s = ch03.kappa_summary(ch03._toy_results())
+    t = ch03.grid_table(s, "test_accuracy", lambda v: f"{100 * v.mean():.1f} %")
+    assert t.columns.tolist() == ["depth", "k = 3", "k = 11", "k = 32"]
+    assert t.values.tolist()[0] == ["L = 1", "20.5 %", "30.5 %", "40.5 %"]
+    cpu = ch03.settings_table("cpu", "cifar10").set_index("setting").value
+    assert cpu["learning rate"] == "0.1, retried at ×10, ×0.1, ×0.02 on failure (the paper's rule)"
+    assert cpu["images"] == "cifar10, grayscale"
+    assert cpu["kernel sizes"] == "3, 7, 9, 11, 15, 21, 32"
+
+
+# --------------------------------------------------------------------------- figures
+def test_fig_kappa_measured_and_theory_lines() -> None:
+    s = ch03.kappa_summary(ch03._toy_results())
+    th = ch03.theory_curves(KS, [1, 3], draws=8)
+    fig = figs.fig_kappa(s, th, "delta_kappa_high")
+    measured = [t for t in fig.data if t.mode == "lines+markers"]
+    assert [t.name for t in measured] == ["LKC L = 1 (measured)", "LKC L = 3 (measured)"]
+    np.testing.assert_allclose(measured[1].y, s.delta_kappa_high.sel(depth=3).mean("seed"))
+    theory = [t for t in fig.data if t.name.endswith("(theory)")]
+    assert len(theory) == 6
+    np.testing.assert_allclose(theory[3].y, th.box.sel(depth=3).values)
+    assert theory[3].line.color == measured[1].line.color  # a depth's theory in its colour
+    assert "ε = 1" in fig.layout.title.text
+
+
+def test_fig_learning_curves_one_colour_per_kernel_size() -> None:
+    ds = ch03._toy_results(kernel_sizes=[3, 7, 11, 15, 21, 32, 5, 9, 13],
+                           kb=np.full((2, 9, 2), 0.5))
+    fig = figs.fig_learning_curves(ds)
+    colors = {t.name: t.line.color for t in fig.data}
+    assert len(colors) == 9 and len(set(colors.values())) == 9
+    assert len(fig.data) == 3 * ds.sizes["depth"] * 9 * 2  # panels × depths × sizes × seeds
+    assert fig.layout.annotations[-1].text == "L = 3"  # one row per depth
+
+
+def test_fig_kappa_vs_accuracy_points() -> None:
+    s = ch03.kappa_summary(ch03._toy_results())
+    fig = figs.fig_kappa_vs_accuracy(s)
+    np.testing.assert_allclose(fig.data[1].x, 100 * s.test_accuracy.sel(depth=3).values.ravel())
+    np.testing.assert_allclose(fig.data[1].y, s.beta_kappa_high.sel(depth=3).values.ravel())
+    line = fig.layout.shapes[0]
+    assert line.y0 == pytest.approx(ch03.flat_kappa_high(32, 15))
+    assert line.line.width > 0  # the book's template draws shapes with width 0 by default
