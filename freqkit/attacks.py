@@ -57,6 +57,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from freqkit._validate import as_bool, as_int, as_real, check_finite, check_labels
 from freqkit.registry import Registry
 
 __all__ = [
@@ -126,16 +127,36 @@ class AttackSpec:
     start_epsilon: float | None = None
 
     def __post_init__(self) -> None:
-        if self.norm not in _NORMS:
+        def set_(name: str, value: Any) -> None:  # NumPy scalars stored as Python ones
+            object.__setattr__(self, name, value)
+
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name={self.name!r} is not allowed; allowed: a non-empty string")
+        if not isinstance(self.foolbox_class, str):
+            raise ValueError(f"foolbox_class={self.foolbox_class!r} is not allowed; allowed: a class name")
+        if not isinstance(self.norm, str) or self.norm not in _NORMS:
             raise ValueError(f"norm={self.norm!r} is not allowed; use one of {_NORMS}")
-        if self.kind not in _KINDS:
+        if not isinstance(self.kind, str) or self.kind not in _KINDS:
             raise ValueError(f"kind={self.kind!r} is not allowed; use one of {_KINDS}")
-        if not isinstance(self.steps, int) or self.steps < 1:
-            raise ValueError(f"steps={self.steps!r} must be a positive integer")
+        try:
+            set_("steps", as_int(self.steps, "steps", minimum=1))
+        except ValueError:
+            raise ValueError(f"steps={self.steps!r} must be a positive integer") from None
+        set_("random_start", as_bool(self.random_start, "random_start"))
+        set_("rel_stepsize", as_real(self.rel_stepsize, "rel_stepsize", minimum=0, min_open=True,
+                                     allow_none=True))
+        set_("lr", as_real(self.lr, "lr", minimum=0, min_open=True, allow_none=True))
+        set_("binary_search_steps", as_int(self.binary_search_steps, "binary_search_steps", minimum=1,
+                                           allow_none=True))
         if self.kind == "minimisation" and self.start_attack is None:
             raise ValueError(f"minimisation attack {self.name!r} needs a start_attack")
-        if self.start_epsilon is not None and not self.start_epsilon > 0:
-            raise ValueError(f"start_epsilon={self.start_epsilon!r} must be > 0 or None")
+        if self.start_attack is not None and not isinstance(self.start_attack, str):
+            raise ValueError(f"start_attack={self.start_attack!r} is not allowed; allowed: None or an attack name")
+        try:
+            set_("start_epsilon", as_real(self.start_epsilon, "start_epsilon", minimum=0, min_open=True,
+                                          allow_none=True))
+        except ValueError:
+            raise ValueError(f"start_epsilon={self.start_epsilon!r} must be > 0 or None") from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-compatible)."""
@@ -178,6 +199,8 @@ def build_foolbox_attack(spec: AttackSpec) -> Any:
     """
     import foolbox
 
+    if not isinstance(spec, AttackSpec):
+        raise ValueError(f"spec must be an AttackSpec (e.g. ATTACKS.get('pgd-linf')), got {type(spec).__name__}")
     cls = getattr(foolbox.attacks, spec.foolbox_class, None)
     if cls is None:
         raise ValueError(
@@ -201,11 +224,27 @@ def _check_preprocessing(preprocessing: Mapping[str, Any] | None) -> dict[str, A
     if preprocessing is None:
         return None
     allowed = {"mean", "std", "axis", "flip_axis"}
+    if not isinstance(preprocessing, Mapping):
+        raise ValueError(f"preprocessing={preprocessing!r} is not allowed; allowed: None or a dict with keys "
+                         f"{sorted(allowed)}")
     unknown = set(preprocessing) - allowed
     if unknown:
         raise ValueError(
             f"preprocessing has unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}"
         )
+    for key in ("mean", "std"):
+        if key not in preprocessing:
+            continue
+        value = preprocessing[key]
+        try:
+            arr = np.asarray(value.tolist() if isinstance(value, torch.Tensor) else value, dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.size == 0 or not np.isfinite(arr).all() or (key == "std" and not (arr > 0).all()):
+            allowed_values = "finite numbers > 0" if key == "std" else "finite numbers"
+            raise ValueError(f"preprocessing[{key!r}]={value!r} is not allowed; allowed: {allowed_values}")
+    if "axis" in preprocessing:
+        as_int(preprocessing["axis"], "preprocessing['axis']")
     return dict(preprocessing)
 
 
@@ -228,6 +267,8 @@ def foolbox_model(
     """
     import foolbox
 
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     lo, hi = _check_bounds(bounds)
     return foolbox.PyTorchModel(
         model.eval(), bounds=(lo, hi), preprocessing=_check_preprocessing(preprocessing)
@@ -235,13 +276,30 @@ def foolbox_model(
 
 
 def _check_bounds(bounds: Sequence[float]) -> tuple[float, float]:
-    if len(bounds) != 2 or not float(bounds[0]) < float(bounds[1]):
-        raise ValueError(f"bounds={bounds!r} must be (lo, hi) with lo < hi")
-    return float(bounds[0]), float(bounds[1])
+    message = f"bounds={bounds!r} must be (lo, hi) with lo < hi, two finite numbers"
+    if isinstance(bounds, (str, bytes)) or not isinstance(bounds, Sequence) or len(bounds) != 2:
+        raise ValueError(message)
+    try:
+        lo, hi = (float(as_real(b, "bounds")) for b in bounds)
+    except ValueError:
+        raise ValueError(message) from None
+    if not lo < hi:
+        raise ValueError(message)
+    return lo, hi
 
 
 def _check_epsilons(epsilons: float | Sequence[float], spec: AttackSpec) -> list[float]:
-    eps = [float(e) for e in np.atleast_1d(np.asarray(epsilons, dtype=float))]
+    try:
+        array = np.asarray(epsilons, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"epsilons={epsilons!r} is not allowed; allowed: a number > 0 or a 1-D "
+                         "sequence of them") from None
+    if array.ndim > 1 or isinstance(epsilons, (str, bytes, bool, np.bool_)) or (
+        array.ndim == 1 and any(isinstance(e, (str, bytes, bool, np.bool_)) for e in epsilons)
+    ):
+        raise ValueError(f"epsilons={epsilons!r} is not allowed; allowed: a number > 0 or a 1-D "
+                         "sequence of them")
+    eps = [float(e) for e in np.atleast_1d(array)]
     if not eps:
         raise ValueError("epsilons is empty; give at least one epsilon > 0")
     for e in eps:
@@ -362,15 +420,27 @@ def run_attack(
     >>> bool((ds.norm_linf <= ds.epsilon + 1e-6).where(ds.success, True).all())
     True
     """
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     spec = ATTACKS.get(attack) if isinstance(attack, str) else attack
     if not isinstance(spec, AttackSpec):
         raise ValueError(f"attack={attack!r} must be a registered name or an AttackSpec")
+    if spec.start_attack is not None:
+        start = ATTACKS.get(spec.start_attack)
+        if start.kind != "fixed-epsilon" or start.norm != spec.norm:
+            raise ValueError(f"start_attack={spec.start_attack!r} is not allowed for {spec.name!r}; allowed: "
+                             f"a fixed-epsilon attack of norm {spec.norm!r}")
     eps = _check_epsilons(epsilons, spec)
     lo, hi = _check_bounds(bounds)
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        raise ValueError(f"x must be a (N, C, H, W) tensor, got {getattr(x, 'shape', type(x))}")
+        raise ValueError(f"x must be a (N, C, H, W) torch.Tensor, got {type(x).__name__} of shape "
+                         f"{tuple(getattr(x, 'shape', ()))}")
+    if not x.is_floating_point():
+        raise ValueError(f"x has dtype {x.dtype}; allowed: a floating dtype with values inside bounds={bounds!r}")
     if not isinstance(y, torch.Tensor) or y.shape != x.shape[:1]:
         raise ValueError(f"y must be a ({len(x)},) tensor, got {getattr(y, 'shape', type(y))}")
+    check_labels(y, "y")
+    check_finite(x, "x")
     if x.numel() and (x.min() < lo or x.max() > hi):
         raise ValueError(
             f"x has values in [{x.min().item()}, {x.max().item()}] outside bounds={bounds!r}"
@@ -378,9 +448,13 @@ def run_attack(
     n = len(x)
     if batch_size is None:
         batch_size = max(n, 1)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} must be a positive integer or None")
+    try:
+        batch_size = as_int(batch_size, "batch_size", minimum=1)
+    except ValueError:
+        raise ValueError(f"batch_size={batch_size!r} must be a positive integer or None") from None
+    seed = as_int(seed, "seed", minimum=0)
     preprocessing = _check_preprocessing(preprocessing)
+    label_max = int(y.max()) if n else -1
 
     fmodel = foolbox_model(model, bounds=(lo, hi), preprocessing=preprocessing)
     x = x.detach().float()
@@ -400,7 +474,13 @@ def run_attack(
             # one clean forward pass through the foolbox model (preprocessing applied once);
             # the same test as foolbox.utils.accuracy: argmax(fmodel(x)) == y
             with torch.no_grad():
-                correct_b = (fmodel(xb).argmax(-1) == yb).cpu()
+                logits = fmodel(xb)
+                if logits.ndim != 2 or label_max >= logits.shape[-1]:
+                    raise ValueError(
+                        f"y has labels up to {label_max} but the model returns logits of shape "
+                        f"{tuple(logits.shape)}; allowed: labels 0..{logits.shape[-1] - 1}"
+                    )
+                correct_b = (logits.argmax(-1) == yb).cpu()
             clean_correct[sl] = correct_b
             if not correct_b.any():
                 continue
@@ -493,9 +573,22 @@ def perturbation_spectra(ds: xr.Dataset, ks: Sequence[int] = (3, 5, 7)) -> xr.Da
     """
     from freqkit import spectra
 
-    if "delta" not in ds or "success" not in ds:
-        raise ValueError("ds must contain 'delta' and 'success' (from run_attack)")
-    ks = [int(k) for k in ks]
+    if not isinstance(ds, xr.Dataset) or "delta" not in ds or "success" not in ds:
+        raise ValueError("ds must be an xarray.Dataset containing 'delta' and 'success' (from run_attack)")
+    need = {"delta": {"epsilon", "sample", "channel", "row", "col"}, "success": {"epsilon", "sample"}}
+    for name, dims in need.items():
+        if set(ds[name].dims) != dims:
+            raise ValueError(f"ds[{name!r}] has dims {ds[name].dims}; allowed: {tuple(sorted(dims))} "
+                             "in any order (from run_attack)")
+    if isinstance(ks, (str, bytes)) or not isinstance(ks, Sequence | np.ndarray) or len(ks) == 0:
+        raise ValueError(f"ks={ks!r} is not allowed; allowed: a non-empty sequence of kernel sizes")
+    try:
+        ks = [as_int(k, "ks", minimum=1, maximum=ds.sizes["row"]) for k in ks]
+    except ValueError:
+        raise ValueError(f"ks={list(ks)!r} is not allowed; allowed: integers 1..{ds.sizes['row']} "
+                         "(kernel sizes up to the image size)") from None
+    if len(set(ks)) != len(ks):
+        raise ValueError(f"ks={ks!r} contains duplicates; allowed: distinct kernel sizes")
     delta = ds["delta"].transpose("epsilon", "sample", "channel", "row", "col")
     h, w = delta.sizes["row"], delta.sizes["col"]
     if h != w:
@@ -519,12 +612,14 @@ def perturbation_spectra(ds: xr.Dataset, ks: Sequence[int] = (3, 5, 7)) -> xr.Da
         [scatter(spectra.kappa_high(use, k) if len(use) else np.empty(0)) for k in ks]
     )
     n_success = success.sum(axis=1)  # (E,)
-    weight = success / np.where(n_success > 0, n_success, np.nan)[:, None]
+    has = n_success > 0
+    weight = success / np.where(has, n_success, 1)[:, None]  # rows without a success stay 0 ...
     mean_power = np.einsum("es,esyx->eyx", weight, power)
     mean_delta = np.einsum("es,escyx->ecyx", weight, values)
     power_of_mean = spectra.power_spectrum(mean_delta, combine_channels=True)
+    mean_power[~has] = np.nan  # ... and are NaN: no perturbation to average
+    power_of_mean[~has] = np.nan
 
-    has = n_success > 0
     f50_mean = np.full(len(n_success), np.nan)
     kappa_mean = np.full((len(ks), len(n_success)), np.nan)
     positive = has & (np.nan_to_num(mean_power).sum(axis=(-2, -1)) > 0)

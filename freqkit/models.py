@@ -59,6 +59,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from freqkit._validate import as_bool, as_int
 from freqkit.registry import Registry
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "ModelConfig",
     "circular_conv2d",
     "circular_pad",
+    "locally_connected2d",
     "create_model",
 ]
 
@@ -143,8 +145,10 @@ def circular_conv2d(x: Tensor, weight: Tensor, *, method: ConvMethod = "auto") -
     method : {"auto", "fft", "direct"}
         ``"direct"``: circular ``F.pad`` + ``F.conv2d``.  ``"fft"``: the kernel is
         zero-padded to ``H × W`` (rolled so that tap ``(p, p)`` sits at the
-        origin), then ``irfft2(rfft2(x) · conj(rfft2(kernel)))`` with an einsum
-        over input channels.  ``"auto"``: FFT iff ``k >= FFT_KERNEL_THRESHOLD``.
+        origin), then ``irfft2(rfft2(x) · conj(rfft2(kernel)))`` summed over
+        input channels (:func:`_mix_channels`).  ``"auto"``: FFT iff ``k >= FFT_KERNEL_THRESHOLD``.
+        Both are differentiable twice; ``"direct"`` computes its input gradient
+        as one forward convolution (:class:`_CircularConvDirect`).
 
     Returns
     -------
@@ -166,16 +170,72 @@ def circular_conv2d(x: Tensor, weight: Tensor, *, method: ConvMethod = "auto") -
     if method == "auto":
         method = "fft" if k >= FFT_KERNEL_THRESHOLD else "direct"
     if method == "direct":
-        return F.conv2d(circular_pad(x, k), weight)
+        return _CircularConvDirect.apply(x, weight)
     if method == "fft":
         p = k // 2
         kernel = F.pad(weight, (0, w - k, 0, h - k))
         kernel = torch.roll(kernel, shifts=(-p, -p), dims=(-2, -1))
-        x_hat = torch.fft.rfft2(x)
-        k_hat = torch.fft.rfft2(kernel).conj()
-        y_hat = torch.einsum("nchw,ochw->nohw", x_hat, k_hat)
+        y_hat = _mix_channels(torch.fft.rfft2(x), torch.fft.rfft2(kernel))
         return torch.fft.irfft2(y_hat, s=(h, w))
     raise ValueError(f"method={method!r} is not allowed; allowed: 'auto', 'fft', 'direct'")
+
+
+class _CircularConvDirect(torch.autograd.Function):
+    """``F.conv2d(circular_pad(x, k), w)`` whose input gradient is one forward convolution.
+
+    Autograd of that composition runs oneDNN's backward-data convolution (slow
+    for few channels: 5-15x the forward at 1-8 channels) and the backward of the
+    circular ``F.pad`` (slice copies, up to 10x the pad).  The adjoint of a
+    circular cross-correlation is the circular cross-correlation of the output
+    gradient, padded the mirrored way (``k-1-p`` before, ``p`` after), with the
+    kernel flipped and its channel axes swapped.  The backward is built from
+    differentiable ops on the saved *inputs*, so double backward stays correct.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x, weight)
+        return F.conv2d(circular_pad(x, weight.shape[-1]), weight)
+
+    @staticmethod
+    def backward(ctx, grad_y: Tensor) -> tuple[Tensor | None, Tensor | None]:  # type: ignore[override]
+        x, weight = ctx.saved_tensors
+        k = weight.shape[-1]
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            before, after = _pad_before_after(k)
+            grad_padded = F.pad(grad_y, (after, before, after, before), mode="circular")
+            grad_x = F.conv2d(grad_padded, weight.transpose(0, 1).flip(-2, -1))
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.nn.grad.conv2d_weight(circular_pad(x, k), weight.shape, grad_y)
+        return grad_x, grad_w
+
+
+#: :func:`_mix_channels` multiplies elementwise (broadcast) up to this ``c_in·c_out``, else by a batched GEMM.
+_MIX_BROADCAST_MAX = 16
+
+
+def _mix_channels(x_hat: Tensor, k_hat: Tensor) -> Tensor:
+    """``y_hat[n, o] = Σ_c x_hat[n, c] · conj(k_hat[o, c])`` at every frequency.
+
+    ``x_hat (N, C_in, H, F)`` and ``k_hat (C_out, C_in, H, F)`` complex.  Few
+    channels: one broadcast multiply and sum.  Otherwise a real batched matrix
+    product over the ``H·F`` frequencies, ``[Re x | Im x] (N × 2C_in)`` times the
+    real ``2C_in × 2C_out`` block form of ``conj(k_hat)ᵀ``.  (``torch.einsum`` on
+    the complex tensors hands ``bmm`` strided operands, which it multiplies one
+    frequency at a time: 2-3x slower, forward and backward.)
+    """
+    n, c_in, h, f = x_hat.shape
+    c_out = k_hat.shape[0]
+    if c_in * c_out <= _MIX_BROADCAST_MAX:
+        return (x_hat.unsqueeze(1) * k_hat.conj().unsqueeze(0)).sum(2)
+    x_real = torch.view_as_real(x_hat).permute(2, 3, 0, 4, 1).reshape(h * f, n, 2 * c_in)  # [Re | Im]
+    k_real = torch.view_as_real(k_hat).permute(2, 3, 1, 0, 4).reshape(h * f, c_in, c_out, 2)
+    re, im = k_real[..., 0], k_real[..., 1]
+    # Re y = Re x·Re k + Im x·Im k,  Im y = Im x·Re k - Re x·Im k   (k conjugated)
+    block = torch.cat([torch.cat([re, -im], 2), torch.cat([im, re], 2)], 1)  # (H·F, 2C_in, 2C_out)
+    y = torch.bmm(x_real, block).view(h, f, n, 2, c_out).permute(2, 4, 0, 1, 3)
+    return torch.view_as_complex(y.contiguous())
 
 
 def _local_dense(weight: Tensor, height: int, width: int, out_channel: int | None) -> Tensor:
@@ -200,6 +260,183 @@ def _local_dense(weight: Tensor, height: int, width: int, out_channel: int | Non
     dense = weight.new_zeros(c_out, c_in, height * width, height * width)
     dense[:, :, rows, cols] = weight
     return dense.permute(0, 2, 1, 3).reshape(c_out * height * width, c_in * height * width)
+
+
+# --------------------------------------------------------------------------- locally connected
+
+
+def _lc_weight_storage(weight: Tensor) -> Tensor:
+    """``weight (H, W, c_out, c_in, k, k)`` as a contiguous ``(k_a, H·W, c_out, k_b·c_in)`` tensor.
+
+    A view (no copy) when the weight is stored in the layer's native order
+    (:class:`LocallyConnected` allocates it so); a copy otherwise.
+    """
+    h, w, c_out, c_in, k, _ = weight.shape
+    per_tap_row = weight.permute(4, 0, 1, 2, 5, 3)  # (k_a, H, W, c_out, k_b, c_in)
+    if not per_tap_row.is_contiguous():
+        per_tap_row = per_tap_row.contiguous()
+    return per_tap_row.view(k, h * w, c_out, k * c_in)
+
+
+_LC_INDEX_CACHE: dict[tuple[int, int, int, int, str], Tensor] = {}
+
+
+def _lc_row_index(channels: int, height: int, width: int, k: int, device: torch.device) -> Tensor:
+    """Rows of the channel-major ``(C·H·W, N)`` input that form its row-unfolded copy.
+
+    Entry ``((i', j, b), c)`` (C order over ``(H+k-1, W, k, C)``) is the row of
+    ``x[:, c, (i' - p) mod H, (j + b - p) mod W]``, i.e. the input is padded
+    circularly by ``p = k // 2`` rows before and ``k - 1 - p`` after, and every
+    pixel is followed by its ``k - 1`` right neighbours (circularly).
+    """
+    key = (channels, height, width, k, str(device))
+    index = _LC_INDEX_CACHE.get(key)
+    if index is None:
+        p = k // 2
+        i = torch.arange(height + k - 1, device=device).view(-1, 1, 1, 1)
+        j = torch.arange(width, device=device).view(1, -1, 1, 1)
+        b = torch.arange(k, device=device).view(1, 1, -1, 1)
+        c = torch.arange(channels, device=device).view(1, 1, 1, -1)
+        index = (c * (height * width) + ((i - p) % height) * width + (j + b - p) % width).reshape(-1)
+        if len(_LC_INDEX_CACHE) >= 64:
+            _LC_INDEX_CACHE.clear()
+        _LC_INDEX_CACHE[key] = index
+    return index
+
+
+def _transpose_2d(x: Tensor) -> Tensor:
+    """Contiguous transpose of a 2-D tensor (PyTorch's cache-blocked transpose copy)."""
+    return x.t().contiguous()
+
+
+class _LocallyConnectedFunction(torch.autograd.Function):
+    """Forward and backward of :func:`locally_connected2d` as batched matrix products.
+
+    Layout: activations are transposed to channel-major ``(C·H·W, N)`` (batch
+    innermost) and gathered into the *row-unfolded* tensor
+    ``U (H+k-1, W, k, C, N)``, ``U[i', j, b, c] = x[:, c, (i'-p) mod H, (j+b-p) mod W]``.
+    For kernel row ``a`` the ``(k·C) × N`` input matrix of output pixel
+    ``q = i·W + j`` is then the contiguous block ``U[i + a, j]`` and the ``H·W``
+    blocks of one ``a`` are one contiguous slice, so
+
+    * forward: ``y_q = Σ_a w_{a,q} U_{a,q}`` (``k`` ``bmm`` over the ``H·W`` positions),
+    * weight gradient: ``∂w_{a,q} = ∂y_q U_{a,q}ᵀ`` (``k`` ``bmm``),
+    * input gradient: ``∂U_{a,q} += w_{a,q}ᵀ ∂y_q`` (``k`` ``bmm``), then the
+      adjoint of the gather (``index_add_``) folds ``∂U`` back onto ``x``.
+
+    with ``w_{a,q}`` the ``c_out × (k·C)`` block of kernel row ``a`` at pixel
+    ``q`` (see :func:`_lc_weight_storage`).  Only ``x`` (transposed) and the
+    weight are saved; ``U`` is rebuilt in the backward (``k``-times smaller
+    memory than keeping it, one gather more).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:  # type: ignore[override]
+        h, w, c_out, c_in, k, _ = weight.shape
+        n = x.shape[0]
+        positions = h * w
+        x_cm = _transpose_2d(x.reshape(n, c_in * positions))  # (c_in·H·W, N)
+        index = _lc_row_index(c_in, h, w, k, x.device)
+        unfolded = torch.index_select(x_cm, 0, index).view(-1, k * c_in, n)
+        w_rows = _lc_weight_storage(weight)
+        y = x.new_empty(positions, c_out, n)
+        for a in range(k):
+            block = unfolded[a * w : a * w + positions]
+            if a == 0:
+                torch.bmm(w_rows[0], block, out=y)
+            else:
+                y.baddbmm_(w_rows[a], block)
+        ctx.save_for_backward(x_cm, weight)
+        # (H·W, c_out, N) -> (c_out, N, H·W) -> (N, c_out, H, W)
+        y = _transpose_2d(y.view(positions, c_out * n)).view(c_out, n, h, w)
+        return y.transpose(0, 1).contiguous()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_y: Tensor) -> tuple[Tensor | None, Tensor | None]:  # type: ignore[override]
+        x_cm, weight = ctx.saved_tensors
+        h, w, c_out, c_in, k, _ = weight.shape
+        n = grad_y.shape[0]
+        positions = h * w
+        kc = k * c_in
+        # (N, c_out·H·W) -> (c_out, H·W, N), used as the strided (H·W, c_out, N) batch
+        g = _transpose_2d(grad_y.reshape(n, c_out * positions)).view(c_out, positions, n).transpose(0, 1)
+        index = _lc_row_index(c_in, h, w, k, grad_y.device)
+        w_rows = _lc_weight_storage(weight)
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[1]:
+            unfolded = torch.index_select(x_cm, 0, index).view(-1, kc, n)
+            grad_rows = grad_y.new_empty(k, positions, c_out, kc)
+            for a in range(k):
+                torch.bmm(g, unfolded[a * w : a * w + positions].transpose(1, 2), out=grad_rows[a])
+            # back to (H, W, c_out, c_in, k, k) with the same strides as the native weight
+            grad_w = grad_rows.view(k, h, w, c_out, k, c_in).permute(1, 2, 3, 5, 0, 4)
+        if ctx.needs_input_grad[0]:
+            grad_unfolded = grad_y.new_empty((h + k - 1) * w, kc, n)
+            grad_unfolded[positions:].zero_()
+            for a in range(k):
+                block = grad_unfolded[a * w : a * w + positions]
+                if a == 0:
+                    torch.bmm(w_rows[0].transpose(1, 2), g, out=block)
+                else:
+                    block.baddbmm_(w_rows[a].transpose(1, 2), g)
+            grad_x_cm = grad_y.new_zeros(c_in * positions, n).index_add_(0, index, grad_unfolded.view(-1, n))
+            grad_x = _transpose_2d(grad_x_cm).view(n, c_in, h, w)
+        return grad_x, grad_w
+
+
+def locally_connected2d(x: Tensor, weight: Tensor) -> Tensor:
+    """Circular locally connected map (no bias): an independent ``k × k`` kernel per output pixel.
+
+    ``y[n, o, i, j] = Σ_{c,a,b} weight[i, j, o, c, a, b] · x[n, c, (i+a-p) mod H, (j+b-p) mod W]``
+    with ``p = k // 2`` (the padding convention of :func:`circular_conv2d`).
+
+    Computed as ``3k`` batched matrix products over the ``H·W`` positions
+    (``k`` for the forward, ``k`` each for the weight and input gradients) on a
+    row-unfolded, batch-innermost copy of ``x`` (``k`` times the input, not the
+    ``k²`` of a full ``unfold``); no Python loop over positions.  Fastest when
+    ``weight`` is stored in :class:`LocallyConnected`'s native memory order
+    (any other layout is copied once per call).  Differentiable once (no
+    double backward).
+
+    Parameters
+    ----------
+    x : Tensor
+        ``(N, C_in, H, W)``.
+    weight : Tensor
+        ``(H, W, C_out, C_in, k, k)`` with ``k <= min(H, W)``, same dtype and device as ``x``.
+
+    Returns
+    -------
+    Tensor
+        ``(N, C_out, H, W)``, contiguous.
+
+    Examples
+    --------
+    >>> x = torch.randn(2, 3, 5, 5, dtype=torch.float64)
+    >>> shared = torch.randn(4, 3, 3, 3, dtype=torch.float64)
+    >>> per_pixel = shared.expand(5, 5, 4, 3, 3, 3)  # the same kernel everywhere = a convolution
+    >>> torch.allclose(locally_connected2d(x, per_pixel), circular_conv2d(x, shared))
+    True
+    """
+    if not isinstance(x, Tensor) or x.ndim != 4:
+        raise ValueError(f"x must be a tensor of shape (N, C_in, H, W); got {getattr(x, 'shape', type(x).__name__)}")
+    if not isinstance(weight, Tensor) or weight.ndim != 6 or weight.shape[-1] != weight.shape[-2]:
+        raise ValueError(
+            f"weight must have shape (H, W, C_out, C_in, k, k); got {tuple(getattr(weight, 'shape', ()))}"
+        )
+    h, w, _, c_in, k, _ = weight.shape
+    if tuple(x.shape[1:]) != (c_in, h, w):
+        raise ValueError(
+            f"x has shape {tuple(x.shape)}; allowed: (N, {c_in}, {h}, {w}) for a weight of shape {tuple(weight.shape)}"
+        )
+    if not 1 <= k <= min(h, w):
+        raise ValueError(f"kernel_size={k} is not allowed for a {h}x{w} image; allowed: 1 <= k <= {min(h, w)}")
+    if x.dtype != weight.dtype or x.device != weight.device:
+        raise ValueError(
+            f"x ({x.dtype}, {x.device}) and weight ({weight.dtype}, {weight.device}) must have the same dtype and device"
+        )
+    return _LocallyConnectedFunction.apply(x, weight)
 
 
 # --------------------------------------------------------------------------- layers
@@ -317,7 +554,15 @@ class LocallyConnected(nn.Module):
     """Circular locally connected layer: an independent ``k × k`` kernel per output pixel.
 
     ``y[n, o, i, j] = Σ_{c,a,b} weight[i, j, o, c, a, b] · x[n, c, (i+a-p) mod H, (j+b-p) mod W] (+ bias[o, i, j])``,
-    computed as circular pad + ``unfold`` + one einsum (no loop over positions).
+    computed by :func:`locally_connected2d` (batched matrix products over the positions).
+
+    ``weight`` has shape ``(H, W, c_out, c_in, k, k)`` but is *stored* in the
+    order ``(k_a, H, W, c_out, k_b, c_in)`` (it is a permuted view of that
+    buffer), the order the matrix products read it in, so neither the forward
+    nor the weight gradient copies it.  Values, shape, ``state_dict`` keys and
+    checkpoints are unaffected (``load_state_dict`` copies into the buffer); a
+    weight replaced by a tensor in another memory order still works, with one
+    copy per call.
 
     Examples
     --------
@@ -343,23 +588,28 @@ class LocallyConnected(nn.Module):
         self.in_shape = (in_channels, n, n)
         self.out_shape = (out_channels, n, n)
         self.kernel_size = k
-        self.weight = nn.Parameter(torch.empty(n, n, out_channels, in_channels, k, k))
+        storage = torch.empty(k, n, n, out_channels, k, in_channels)  # (k_a, H, W, c_out, k_b, c_in)
+        self.weight = nn.Parameter(storage.permute(1, 2, 3, 5, 0, 4))  # (H, W, c_out, c_in, k_a, k_b)
         self.bias = nn.Parameter(torch.empty(out_channels, n, n)) if bias else None
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """PyTorch-default uniform init with ``fan_in = c_in·k²``."""
+        """PyTorch-default uniform init with ``fan_in = c_in·k²``.
+
+        The weight is drawn in the C order of its shape ``(H, W, c_out, c_in, k, k)``
+        (into a contiguous buffer, then copied), so the values do not depend on
+        the storage order.
+        """
         fan_in = self.in_shape[0] * self.kernel_size**2
-        _uniform_(self.weight, fan_in, generator)
+        drawn = torch.empty(self.weight.shape, dtype=self.weight.dtype, device=self.weight.device)
+        _uniform_(drawn, fan_in, generator)
+        with torch.no_grad():
+            self.weight.copy_(drawn)
         if self.bias is not None:
             _uniform_(self.bias, fan_in, generator)
 
     def forward(self, x: Tensor) -> Tensor:
-        k = self.kernel_size
-        n, c_in, h, w = x.shape
-        cols = F.unfold(circular_pad(x, k), kernel_size=k)  # (N, c_in·k·k, H·W)
-        cols = cols.view(n, c_in, k, k, h, w)
-        y = torch.einsum("ncabhw,hwocab->nohw", cols, self.weight)
+        y = locally_connected2d(x, self.weight)
         if self.bias is not None:
             y = y + self.bias
         return y
@@ -420,8 +670,31 @@ class FreqkitModel(nn.Module):
         """True when there is no nonlinearity (the model is a linear/affine map)."""
         return self.nonlinearity == "linear"
 
+    def check_input(self, x: Tensor) -> None:
+        """Raise ``ValueError`` unless ``x`` is a ``(N, C, H, W)`` tensor of this model's shape and dtype.
+
+        Examples
+        --------
+        >>> model = create_model("fc", input_shape=(1, 4, 4), num_classes=2, seed=0)
+        >>> model(torch.zeros(3, 1, 5, 5))
+        Traceback (most recent call last):
+        ...
+        ValueError: x has shape (3, 1, 5, 5); allowed: (N, 1, 4, 4) (the model's input_shape)
+        """
+        if not isinstance(x, Tensor):
+            raise ValueError(f"x must be a torch.Tensor of shape (N, {', '.join(map(str, self.input_shape))}), "
+                             f"got {type(x).__name__}")
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"x has shape {tuple(x.shape)}; allowed: "
+                             f"(N, {', '.join(map(str, self.input_shape))}) (the model's input_shape)")
+        dtype = self.readout.weight.dtype
+        if x.dtype != dtype:
+            hint = f"x.to({dtype})" + (f" or the model with model.to({x.dtype})" if x.is_floating_point() else "")
+            raise ValueError(f"x has dtype {x.dtype}; allowed: {dtype} (the model's parameters; convert {hint})")
+
     def features(self, x: Tensor) -> Tensor:
         """Activations of the last hidden layer, ``(N, channels, H, W)``."""
+        self.check_input(x)
         for layer in self.hidden:
             x = layer(x)
             if self.nonlinearity == "relu":
@@ -432,11 +705,14 @@ class FreqkitModel(nn.Module):
         return self.readout(self.features(x).flatten(-3))
 
 
-def _check_positive_int(name: str, value: object, *, allow_none: bool = False) -> None:
+def _check_positive_int(name: str, value: object, *, allow_none: bool = False) -> int | None:
+    """``value`` as a Python int >= 1 (NumPy integers accepted), else ValueError."""
     if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}={value!r} is not allowed; allowed: a positive integer")
+        return None
+    try:
+        return as_int(value, name, minimum=1)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not allowed; allowed: a positive integer") from None
 
 
 def _resolve(
@@ -452,15 +728,17 @@ def _resolve(
         if kernel_size is not None:
             raise ValueError(f"kernel_size={kernel_size!r} is not allowed for 'fc'; allowed: None")
         return c, None
-    _check_positive_int("channels", channels, allow_none=True)
+    channels = _check_positive_int("channels", channels, allow_none=True)
     channels = c if channels is None else channels
     if name == "fkc":
         if kernel_size not in (None, h):
             raise ValueError(f"kernel_size={kernel_size!r} is not allowed for 'fkc'; allowed: None or {h} (image size)")
         return channels, h
     kernel_size = 3 if kernel_size is None else kernel_size
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or not 1 <= kernel_size <= h:
-        raise ValueError(f"kernel_size={kernel_size!r} is not allowed; allowed: an integer 1 <= k <= {h} (image size)")
+    try:
+        kernel_size = as_int(kernel_size, "kernel_size", minimum=1, maximum=h)
+    except ValueError:
+        raise ValueError(f"kernel_size={kernel_size!r} is not allowed; allowed: an integer 1 <= k <= {h} (image size)") from None
     return channels, kernel_size
 
 
@@ -507,17 +785,15 @@ def create_model(
     factory = MODELS.get(name)
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
         raise ValueError(f"input_shape={input_shape!r} is not allowed; allowed: (C, H, W)")
-    for i, v in enumerate(input_shape):
-        _check_positive_int(f"input_shape[{i}]", v)
-    c, h, w = (int(v) for v in input_shape)
+    c, h, w = (_check_positive_int(f"input_shape[{i}]", v) for i, v in enumerate(input_shape))
     if h != w:
         raise ValueError(f"input_shape={tuple(input_shape)!r} is not square; allowed: H == W")
-    _check_positive_int("num_classes", num_classes)
-    _check_positive_int("depth", depth)
-    if nonlinearity not in NONLINEARITIES:
+    num_classes = _check_positive_int("num_classes", num_classes)
+    depth = _check_positive_int("depth", depth)
+    if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity={nonlinearity!r} is not allowed; allowed: {', '.join(NONLINEARITIES)}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(f"seed={seed!r} is not allowed; allowed: None or an integer")
+    bias = as_bool(bias, "bias")
+    seed = as_int(seed, "seed", minimum=0, allow_none=True)
     channels, kernel_size = _resolve(name, (c, h, w), channels, kernel_size)
     config = ModelConfig(
         name=name,

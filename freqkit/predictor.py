@@ -17,12 +17,21 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from freqkit._validate import as_int, check_choice
 from freqkit.models import FreqkitModel
 
 __all__ = ["end_to_end_matrix", "end_to_end_predictor", "input_gradient", "partial_products"]
 
 
+def _require_model(model: object, what: str) -> None:
+    if not isinstance(model, FreqkitModel):
+        raise ValueError(
+            f"{what} needs a FreqkitModel (from freqkit.models.create_model), got {type(model).__name__}"
+        )
+
+
 def _require_linear(model: FreqkitModel, what: str) -> None:
+    _require_model(model, what)
     if not model.is_linear:
         raise ValueError(
             f"{what} needs a linear model; got nonlinearity={model.nonlinearity!r} "
@@ -134,14 +143,19 @@ def input_gradient(
     >>> torch.allclose(g.flatten(1), end_to_end_matrix(model))
     True
     """
-    if reduce not in ("mean", "none"):
-        raise ValueError(f"reduce={reduce!r} is not allowed; allowed: 'mean', 'none'")
+    _require_model(model, "input_gradient")
+    check_choice(reduce, "reduce", ("mean", "none"))
+    if not isinstance(x, Tensor):
+        raise ValueError(f"x must be a torch.Tensor (N, {', '.join(map(str, model.input_shape))}), "
+                         f"got {type(x).__name__}")
     if x.ndim != 4 or tuple(x.shape[1:]) != tuple(model.input_shape):
         raise ValueError(
             f"x has shape {tuple(x.shape)}; allowed: (N, {', '.join(map(str, model.input_shape))})"
         )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} is not allowed; allowed: a positive integer")
+    if x.shape[0] == 0:
+        raise ValueError(f"x has shape {tuple(x.shape)}; allowed: at least one example (N >= 1)")
+    model.check_input(x)  # dtype
+    batch_size = as_int(batch_size, "batch_size", minimum=1)
     num_classes = model.readout.out_features
     chunks = []
     with torch.enable_grad():
@@ -170,6 +184,7 @@ def end_to_end_predictor(model: FreqkitModel, x: Tensor | None = None) -> Tensor
     >>> end_to_end_predictor(model).shape
     torch.Size([2, 1, 6, 6])
     """
+    _require_model(model, "end_to_end_predictor")
     if model.is_linear:
         beta = end_to_end_matrix(model)
         return beta.reshape(beta.shape[0], *model.input_shape)

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from freqkit._validate import as_bool, check_numeric_dtype, first_nonfinite
+
 __all__ = [
     "BANDS",
     "band_mask",
@@ -62,24 +64,53 @@ def _size(n: object, name: str = "n") -> int:
     return value
 
 
-def _to_tensor(x: object, name: str, *, square: bool = True) -> tuple[Tensor, bool]:
-    """``x`` as a real floating tensor (sharing memory when possible) and whether it was numpy."""
+def _to_tensor(
+    x: object, name: str, *, square: bool = True, nonnegative: bool = False
+) -> tuple[Tensor, bool]:
+    """``x`` as a real floating tensor (sharing memory when possible) and whether it was numpy.
+
+    Refused, with a ValueError naming ``name``: complex, float16/bfloat16, object,
+    string and other non-numeric dtypes, fewer than 2 axes, empty ``(0, 0)``
+    images, non-square images (``square``), NaN/inf, and negative entries
+    (``nonnegative``: a power spectrum). Big-endian arrays are byte-swapped to
+    native order (same values); integer and bool inputs become float64
+    (numpy) or the default dtype (torch).
+    """
     is_numpy = not isinstance(x, Tensor)
-    t = torch.from_numpy(np.ascontiguousarray(x)) if is_numpy else x
+    if is_numpy:
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError) as err:  # ragged nested lists and the like
+            raise ValueError(f"{name} must be a tensor or an array of real numbers, got "
+                             f"{type(x).__name__} ({err})") from None
+        if arr.dtype.kind == "c":
+            raise ValueError(f"{name} must be real, got dtype {arr.dtype}")
+        check_numeric_dtype(arr.dtype, name)
+        if not arr.dtype.isnative:
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    else:
+        t = x
     if t.is_complex():
         raise ValueError(f"{name} must be real, got dtype {t.dtype}")
+    check_numeric_dtype(t.dtype, name)
     if not t.is_floating_point():
         t = t.to(torch.float64 if is_numpy else torch.get_default_dtype())
     if t.ndim < 2:
         raise ValueError(f"{name} must have shape (..., n, n), got shape {tuple(t.shape)}")
     if square and t.shape[-1] != t.shape[-2]:
         raise ValueError(f"{name} must be square in its last two axes, got shape {tuple(t.shape)}")
+    if t.shape[-1] == 0 or t.shape[-2] == 0:
+        raise ValueError(f"{name} must hold images of at least 1 x 1 pixels, got shape {tuple(t.shape)}")
     # One cheap reduction; the elementwise check runs only if the sum is not finite.
-    if t.numel() and not torch.isfinite(t.sum()):
-        bad = (~torch.isfinite(t)).nonzero()
-        if len(bad):
-            where = tuple(bad[0].tolist())
-            raise ValueError(f"{name} must be finite, got {t[where].item()} at index {where}")
+    bad = first_nonfinite(t)
+    if bad is not None:
+        raise ValueError(f"{name} must be finite, got {bad[1]} at index {bad[0]}")
+    if nonnegative and t.numel() and bool(t.min() < 0):
+        where = tuple(int(i) for i in (t < 0).nonzero()[0].tolist())
+        raise ValueError(
+            f"{name} must be a power spectrum (every entry >= 0), got {t[where].item()} at index {where}"
+        )
     return t, is_numpy
 
 
@@ -227,6 +258,8 @@ def power_spectrum(
     >>> power_spectrum(np.ones((1, 3, 3)), size=4, combine_channels=True).sum()  # 9 ones
     np.float64(9.0)
     """
+    remove_mean = as_bool(remove_mean, "remove_mean")
+    combine_channels = as_bool(combine_channels, "combine_channels")
     t, is_numpy = _to_tensor(x, "x")
     k = t.shape[-1]
     n = k if size is None else _size(size, "size")
@@ -290,7 +323,7 @@ def radial_energy(power: ArrayT) -> tuple[ArrayT, ArrayT]:
     >>> r.tolist(), F.tolist()
     ([0.0, 0.5, 0.7071067811865476], [0.25, 0.75, 1.0])
     """
-    t, is_numpy = _to_tensor(power, "power")
+    t, is_numpy = _to_tensor(power, "power", nonnegative=True)
     cumulative = _radial_sums(t).cumsum_(1)
     _check_total(cumulative[:, -1], "power")
     fraction = (cumulative / cumulative[:, -1:]).reshape(*t.shape[:-2], -1).to(t.dtype)
@@ -351,7 +384,7 @@ def half_power_frequency(power: ArrayT) -> ArrayT:
     >>> float(half_power_frequency(power_spectrum(x)))
     0.25
     """
-    t, is_numpy = _to_tensor(power, "power")
+    t, is_numpy = _to_tensor(power, "power", nonnegative=True)
     radius = _radial_tables(t.shape[-1])[0].to(t.device)
     f50 = _half_power_from_sums(_radial_sums(t), radius)
     return _out(f50.reshape(t.shape[:-2]).to(t.dtype), is_numpy)
@@ -393,7 +426,7 @@ def kappa_high(power: ArrayT, k: int, *, norm: Literal["max", "radial"] = "max")
     >>> round(kappa_high_box_closed_form(3, 32), 6)
     0.92356
     """
-    t, is_numpy = _to_tensor(power, "power")
+    t, is_numpy = _to_tensor(power, "power", nonnegative=True)
     n = t.shape[-1]
     k = _check_band_size(k, n)
     if norm not in ("max", "radial"):
@@ -460,8 +493,9 @@ def spectral_norms(x: ArrayT, *, dims: Literal[2, 3] = 3, power: ArrayT | None =
     >>> {k: float(v) for k, v in spectral_norms(delta).items()}
     {'l1_hat': 8.0, 'l2_hat': 2.0, 'l1': 2.0, 'l2': 2.0}
     """
-    if dims not in (2, 3):
+    if isinstance(dims, (bool, np.bool_)) or not isinstance(dims, (int, np.integer)) or dims not in (2, 3):
         raise ValueError(f"dims must be 2 or 3, got {dims!r}")
+    dims = int(dims)
     t, is_numpy = _to_tensor(x, "x")
     if t.ndim < dims:
         raise ValueError(f"x must have at least dims={dims} axes, got shape {tuple(t.shape)}")
@@ -479,7 +513,7 @@ def spectral_norms(x: ArrayT, *, dims: Literal[2, 3] = 3, power: ArrayT | None =
         if dims == 3:
             energy_hat, l1_hat = energy_hat.sum(-1), l1_hat.sum(-1)
     else:
-        p, _ = _to_tensor(power, "power")
+        p, _ = _to_tensor(power, "power", nonnegative=True)
         if p.shape != t.shape:
             raise ValueError(f"power must have the shape of x {tuple(t.shape)}, got {tuple(p.shape)}")
         energy_hat, l1_hat = p.sum(axes), p.sqrt().sum(axes)
@@ -502,11 +536,29 @@ def max_normalise(values: ArrayT, axis: int | tuple[int, ...] | None = None) -> 
     [[0.5, 1.0], [0.5, 1.0]]
     """
     if isinstance(values, Tensor):
-        dim = tuple(range(values.ndim)) if axis is None else axis
+        check_numeric_dtype(values.dtype, "values")
+        ndim = values.ndim
+    else:
+        try:
+            values = np.asarray(values)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"values must be a tensor or an array of real numbers ({err})") from None
+        check_numeric_dtype(values.dtype, "values")
+        ndim = values.ndim
+    if 0 in tuple(values.shape):
+        raise ValueError(f"values must be non-empty, got shape {tuple(values.shape)}")
+    axes = (axis,) if not isinstance(axis, (tuple, list)) else tuple(axis)
+    if axis is not None and (not axes or any(
+        isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim
+        for a in axes
+    ) or len({int(a) % ndim for a in axes}) != len(axes)):
+        raise ValueError(f"axis={axis!r} is not allowed; allowed: None or distinct integers in "
+                         f"-{ndim}..{ndim - 1} (values has shape {tuple(values.shape)})")
+    if isinstance(values, Tensor):
+        dim = tuple(range(values.ndim)) if axis is None else tuple(int(a) for a in axes)
         peak = values.amax(dim=dim, keepdim=True)
     else:
-        values = np.asarray(values)
-        peak = values.max(axis=axis, keepdims=True)
+        peak = values.max(axis=None if axis is None else tuple(int(a) for a in axes), keepdims=True)
     if not bool((peak > 0).all()):
         raise ValueError(f"values must have a positive maximum along axis={axis!r}, got maxima {peak.ravel()[:8].tolist()}")
     return values / peak
@@ -529,10 +581,12 @@ def band_mask(n: int, lo: float, hi: float) -> np.ndarray:
            [0, 0, 1, 0]])
     """
     n = _size(n)
-    if not (math.isfinite(lo) and lo >= 0):
+    if isinstance(lo, (bool, np.bool_)) or not isinstance(lo, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(lo) and lo >= 0):
         raise ValueError(f"lo must be a finite frequency >= 0 cycles/pixel, got {lo!r}")
-    if not hi > lo:
-        raise ValueError(f"hi must be > lo = {lo!r}, got {hi!r}")
+    if isinstance(hi, (bool, np.bool_)) or not isinstance(hi, (int, float, np.integer, np.floating)) \
+            or not hi > lo:
+        raise ValueError(f"hi must be a frequency > lo = {lo!r} (inf allowed), got {hi!r}")
     r = frequency_radius(n)
     return (r >= lo) & (r < hi)
 
@@ -553,7 +607,9 @@ def split_frequency_components(x: ArrayT, radius: float) -> tuple[ArrayT, ArrayT
     >>> np.allclose(lfc, x.mean(axis=(-2, -1), keepdims=True)), np.array_equal(lfc + hfc, x)
     (True, True)
     """
-    if not (isinstance(radius, (int, float, np.integer, np.floating)) and radius >= 0):
+    if isinstance(radius, (bool, np.bool_)) or not (
+        isinstance(radius, (int, float, np.integer, np.floating)) and radius >= 0
+    ):
         raise ValueError(f"radius must be a number >= 0 (DFT index units), got {radius!r}")
     t, is_numpy = _to_tensor(x, "x")
     n = t.shape[-1]

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
+from freqkit._validate import as_int, as_real, check_labels
 from freqkit.spectra import BANDS, band_mask
 
 __all__ = ["StegoConfig", "add_features", "band_limits", "class_features", "psnr"]
@@ -59,6 +59,8 @@ def band_limits(band: str | tuple[float, float]) -> tuple[float, float]:
         lo, hi = BANDS[band]
         return float(lo), float(hi)
     try:
+        if isinstance(band, (bytes, bool)) or any(isinstance(v, (str, bytes, bool)) for v in band):
+            raise TypeError
         lo, hi = (float(v) for v in band)
     except (TypeError, ValueError):
         raise ValueError(
@@ -71,18 +73,23 @@ def band_limits(band: str | tuple[float, float]) -> tuple[float, float]:
 
 
 def _check_epsilon(epsilon: float) -> float:
-    epsilon = float(epsilon)
-    if not (epsilon >= 0 and math.isfinite(epsilon)):
-        raise ValueError(f"epsilon={epsilon!r} must be finite and >= 0")
+    try:
+        epsilon = float(as_real(epsilon, "epsilon", minimum=0))
+    except ValueError:
+        raise ValueError(f"epsilon={epsilon!r} must be finite and >= 0") from None
     return epsilon
 
 
 def _check_image_shape(image_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    shape = tuple(int(s) for s in image_shape)
-    if len(shape) != 3 or min(shape) < 1 or shape[1] != shape[2]:
-        raise ValueError(
-            f"image_shape={tuple(image_shape)!r} must be (C, n, n) with square n x n images"
-        )
+    message = f"image_shape={image_shape!r} must be (C, n, n) with square n x n images (positive integers)"
+    if isinstance(image_shape, (str, bytes)) or not hasattr(image_shape, "__len__") or len(image_shape) != 3:
+        raise ValueError(message)
+    try:
+        shape = tuple(as_int(s, "image_shape", minimum=1) for s in image_shape)
+    except ValueError:
+        raise ValueError(message) from None
+    if shape[1] != shape[2]:
+        raise ValueError(message)
     return shape  # type: ignore[return-value]
 
 
@@ -119,11 +126,14 @@ def class_features(
     >>> bool(torch.allclose(2 * f, class_features(3, (1, 8, 8), "high", 0.2, seed=0)))
     True
     """
-    if not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
-        raise ValueError(f"num_classes={num_classes!r} must be a positive integer")
+    try:
+        num_classes = as_int(num_classes, "num_classes", minimum=1)
+    except ValueError:
+        raise ValueError(f"num_classes={num_classes!r} must be a positive integer") from None
     c, n, _ = _check_image_shape(image_shape)
     lo, hi = band_limits(band)
     epsilon = _check_epsilon(epsilon)
+    seed = as_int(seed, "seed", minimum=0)
     generator = torch.Generator().manual_seed(int(seed))
     z = torch.randn((int(num_classes), c, n, n), generator=generator, dtype=torch.float64)
     mask = torch.from_numpy(band_mask(n, lo, hi)).to(torch.float64)
@@ -149,6 +159,19 @@ def add_features(x: ArrayT, y: ArrayT, features: ArrayT) -> ArrayT:
     >>> add_features(torch.zeros(2, 1, 2, 2), torch.tensor([1, 0]), feats).sum((1, 2, 3))
     tensor([4., 0.])
     """
+    is_torch = isinstance(x, torch.Tensor)
+    if not is_torch and not isinstance(x, np.ndarray):
+        raise ValueError(f"x must be a torch.Tensor or numpy.ndarray (N, C, H, W), got {type(x).__name__}")
+    if not (x.dtype.is_floating_point if is_torch else x.dtype.kind == "f"):
+        raise ValueError(f"x has dtype {x.dtype}; allowed: a floating dtype (features would be "
+                         "truncated to an integer dtype)")
+    if is_torch and not isinstance(features, torch.Tensor):
+        features = torch.as_tensor(np.asarray(features))
+    if is_torch and not isinstance(y, torch.Tensor):
+        y = torch.as_tensor(np.asarray(y))
+    if not is_torch:
+        features = features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
+        y = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
     if x.ndim != 4 or features.ndim != 4 or tuple(x.shape[1:]) != tuple(features.shape[1:]):
         raise ValueError(
             f"x {tuple(x.shape)} and features {tuple(features.shape)} must be (N, C, H, W) "
@@ -156,6 +179,7 @@ def add_features(x: ArrayT, y: ArrayT, features: ArrayT) -> ArrayT:
         )
     if y.ndim != 1 or len(y) != len(x):
         raise ValueError(f"y must have shape ({len(x)},), got {tuple(y.shape)}")
+    check_labels(y, "y")
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= len(features)):
         raise ValueError(
             f"y has labels in [{int(y.min())}, {int(y.max())}]; allowed: 0..{len(features) - 1}"
@@ -177,6 +201,17 @@ def psnr(reference: ArrayT, modified: ArrayT, data_range: float = 1.0) -> ArrayT
     >>> psnr(x, x + 0.1)  # MSE = 0.01 -> 20 dB
     tensor([20.])
     """
+    for name, value in (("reference", reference), ("modified", modified)):
+        if not isinstance(value, (torch.Tensor, np.ndarray)):
+            raise ValueError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(value).__name__}")
+        kind_ok = (not value.dtype.is_complex and value.dtype != torch.bool) if isinstance(value, torch.Tensor) \
+            else value.dtype.kind in "iuf"
+        if not kind_ok:
+            raise ValueError(f"{name} has dtype {value.dtype}; allowed: a real numeric dtype")
+    if type(reference) is not type(modified):
+        raise ValueError(f"reference and modified must be of the same type, got {type(reference).__name__} "
+                         f"and {type(modified).__name__}")
+    data_range = as_real(data_range, "data_range", minimum=0, min_open=True)
     if reference.shape != modified.shape or reference.ndim < 3:
         raise ValueError(
             f"reference {tuple(reference.shape)} and modified {tuple(modified.shape)} must "
@@ -214,6 +249,8 @@ class StegoConfig:
     def __post_init__(self) -> None:
         band_limits(self.band)
         _check_epsilon(self.epsilon)
+        object.__setattr__(self, "epsilon", as_real(self.epsilon, "epsilon"))  # NumPy scalar -> Python
+        object.__setattr__(self, "seed", as_int(self.seed, "seed", minimum=0))
 
     def features(self, num_classes: int, image_shape: tuple[int, int, int]) -> torch.Tensor:
         """:func:`class_features` for this setting."""

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import math
 import os
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+from freqkit._validate import as_bool, as_int, as_real, check_finite, check_labels
 
 __all__ = [
     "TrainConfig",
@@ -149,46 +153,50 @@ class TrainConfig:
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "lr_retry_factors", tuple(float(f) for f in self.lr_retry_factors))
-        positive_ints = {
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "cycle_epochs": self.cycle_epochs,
-            "eval_batch_size": self.eval_batch_size,
-        }
-        for name, value in positive_ints.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a finite positive float, got {self.lr!r}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if not 0 < self.lr_decay <= 1:
-            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
-        if not 0 <= self.lr_floor <= 1:
-            raise ValueError(f"lr_floor must be in [0, 1], got {self.lr_floor!r}")
-        if not self.lr_retry_factors or not all(
-            math.isfinite(f) and f > 0 for f in self.lr_retry_factors
-        ):
+        # NumPy scalars are accepted and stored as Python int/float (so asdict -> JSON works);
+        # Python values are stored unchanged (a valid config's JSON, hence its run key, is as before).
+        def setattr_(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        def integer(name: str, minimum: int, message: str) -> None:
+            try:
+                setattr_(name, as_int(getattr(self, name), name, minimum=minimum))
+            except ValueError:
+                raise ValueError(f"{name} must be {message}, got {getattr(self, name)!r}") from None
+
+        def real(name: str, message: str, **bounds: Any) -> None:
+            try:
+                setattr_(name, as_real(getattr(self, name), name, **bounds))
+            except ValueError:
+                raise ValueError(f"{name} must be {message}, got {getattr(self, name)!r}") from None
+
+        factors = self.lr_retry_factors
+        if isinstance(factors, (str, bytes)) or not isinstance(factors, Iterable):
+            raise ValueError(f"lr_retry_factors must be non-empty finite positive floats, got {factors!r}")
+        try:
+            factors = tuple(float(as_real(f, "lr_retry_factors", minimum=0, min_open=True)) for f in factors)
+        except ValueError:
             raise ValueError(
                 f"lr_retry_factors must be non-empty finite positive floats, got {self.lr_retry_factors!r}"
-            )
-        if not (isinstance(self.max_retries, int) and self.max_retries >= 0):
-            raise ValueError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
-        if not (isinstance(self.chance_patience, int) and self.chance_patience >= 0):
-            raise ValueError(f"chance_patience must be an int >= 0, got {self.chance_patience!r}")
-        if not (isinstance(self.divergence_patience, int) and self.divergence_patience >= 1):
-            raise ValueError(f"divergence_patience must be an int >= 1, got {self.divergence_patience!r}")
-        if not self.divergence_factor > 1:
-            raise ValueError(f"divergence_factor must be > 1, got {self.divergence_factor!r}")
-        if not 0 <= self.chance_margin < 1:
-            raise ValueError(f"chance_margin must be in [0, 1), got {self.chance_margin!r}")
-        if self.num_threads is not None and not (
-            isinstance(self.num_threads, int) and self.num_threads >= 1
-        ):
-            raise ValueError(f"num_threads must be None or a positive int, got {self.num_threads!r}")
+            ) from None
+        if not factors:
+            raise ValueError(f"lr_retry_factors must be non-empty finite positive floats, got {factors!r}")
+        setattr_("lr_retry_factors", factors)
+        for name in ("epochs", "batch_size", "cycle_epochs", "eval_batch_size"):
+            integer(name, 1, "a positive int")
+        real("lr", "a finite positive float", minimum=0, min_open=True)
+        real("momentum", "in [0, 1)", minimum=0, maximum=1, max_open=True)
+        real("weight_decay", "a finite number >= 0", minimum=0)
+        real("lr_decay", "in (0, 1]", minimum=0, maximum=1, min_open=True)
+        real("lr_floor", "in [0, 1]", minimum=0, maximum=1)
+        integer("seed", 0, "an int >= 0 (a non-negative integer seed)")
+        integer("max_retries", 0, "an int >= 0")
+        integer("chance_patience", 0, "an int >= 0")
+        integer("divergence_patience", 1, "an int >= 1")
+        real("divergence_factor", "> 1 (inf disables the check)", minimum=1, min_open=True, finite=False)
+        real("chance_margin", "in [0, 1)", minimum=0, maximum=1, max_open=True)
+        if self.num_threads is not None:
+            integer("num_threads", 1, "None or a positive int")
 
     @property
     def attempt_lrs(self) -> tuple[float, ...]:
@@ -212,7 +220,9 @@ class TrainResult:
     best_epoch : int
         1-based epoch whose weights were kept (earliest on ties; 0 if none).
     val_accuracy, test_accuracy : float
-        Accuracies of the selected weights.
+        Accuracies of the selected weights; both NaN when every attempt failed
+        before completing an epoch (the returned model is then untrained, and
+        its accuracy is no result of the run).
     lrs_tried : list of float
         Maximum learning rate of every attempt, in order.
     failed : bool
@@ -267,10 +277,13 @@ def learning_rate(step: int, steps_per_epoch: int, config: TrainConfig) -> float
     >>> [round(learning_rate(s, 10, config), 6) for s in (0, 5, 10, 15, 20)]
     [0.1, 0.065, 0.03, 0.0195, 0.1]
     """
-    if not isinstance(step, (int, np.integer)) or step < 0:
+    if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)) or step < 0:
         raise ValueError(f"step must be an int >= 0, got {step!r}")
-    if not isinstance(steps_per_epoch, (int, np.integer)) or steps_per_epoch < 1:
+    if isinstance(steps_per_epoch, (bool, np.bool_)) or not isinstance(steps_per_epoch, (int, np.integer)) \
+            or steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be a positive int, got {steps_per_epoch!r}")
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     step_in_cycle = int(step) % (config.cycle_epochs * int(steps_per_epoch))
     epoch_in_cycle, step_in_epoch = divmod(step_in_cycle, int(steps_per_epoch))
     u = step_in_epoch / steps_per_epoch
@@ -308,12 +321,20 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     >>> evaluate(model, torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]]), torch.tensor([0, 1, 1]))
     0.6666666666666666
     """
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same length, got {x.shape[0]} and {y.shape[0]}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise ValueError(f"x and y must be torch tensors, got {type(x).__name__} and {type(y).__name__}")
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same length, got shapes {tuple(x.shape)} and {tuple(y.shape)}")
+    check_labels(y, "y")
+    try:
+        batch_size = as_int(batch_size, "batch_size", minimum=1)
+    except ValueError:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}") from None
     if x.shape[0] == 0:
         return float("nan")
+    label_max = int(y.max())
     was_training = model.training
     model.eval()
     device = _model_device(model, x.device)
@@ -323,7 +344,10 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
             for start in range(0, x.shape[0], batch_size):
                 xb = x[start : start + batch_size].to(device)
                 yb = y[start : start + batch_size].to(device)
-                correct += int((model(xb).argmax(dim=1) == yb).sum())
+                logits = model(xb)
+                if start == 0:
+                    _check_logits(logits, label_max, "y")
+                correct += int((logits.argmax(dim=1) == yb).sum())
     finally:
         model.train(was_training)
     return correct / x.shape[0]
@@ -366,8 +390,18 @@ def train_model(
         If given, the full training state is written there atomically (temp file
         + ``os.replace``) after every epoch and every failed attempt; if the file
         exists when training starts, training resumes from it (the checkpoint's
-        config must equal ``config``). The file is left in place at the end, so
+        config must equal ``config`` and its data fingerprint, a sha256 of every
+        split's tensors, must equal that of ``splits``; an unreadable file is a
+        ``ValueError`` naming it). The file is left in place at the end, so
         calling again returns the finished result without retraining.
+
+    Raises
+    ------
+    ValueError
+        For bad splits (tensors of different lengths, non-floating or
+        non-finite images, labels that are not 1-D non-negative integers or
+        that do not index the model's logits), a ``model_factory`` that is not
+        a factory of ``nn.Module``, or a checkpoint of another config or data.
 
     Returns
     -------
@@ -388,16 +422,33 @@ def train_model(
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not callable(model_factory) or isinstance(model_factory, nn.Module):
+        raise ValueError(
+            f"model_factory must be a callable taking no arguments that returns a new nn.Module, "
+            f"got {type(model_factory).__name__}"
+        )
     for name in ("train", "val", "test"):
         split = getattr(splits, name, None)
         if split is None or not hasattr(split, "x") or not hasattr(split, "y"):
             raise ValueError(f"splits.{name} must have tensors .x and .y, got {split!r}")
-        if split.x.shape[0] != split.y.shape[0]:
+        if not isinstance(split.x, torch.Tensor) or not isinstance(split.y, torch.Tensor):
+            raise ValueError(f"splits.{name}.x and .y must be torch tensors, got "
+                             f"{type(split.x).__name__} and {type(split.y).__name__}")
+        if split.x.ndim == 0 or split.y.ndim == 0 or split.x.shape[0] != split.y.shape[0]:
             raise ValueError(
-                f"splits.{name}.x and .y must have the same length, got {split.x.shape[0]} and {split.y.shape[0]}"
+                f"splits.{name}.x and .y must have the same length, got shapes "
+                f"{tuple(split.x.shape)} and {tuple(split.y.shape)}"
             )
+        if not split.x.is_floating_point():
+            raise ValueError(f"splits.{name}.x has dtype {split.x.dtype}; allowed: a floating dtype "
+                             "(convert images with x.float() / 255 first)")
+        check_labels(split.y, f"splits.{name}.y")
+        check_finite(split.x, f"splits.{name}.x")
     if splits.train.x.shape[0] == 0 or splits.val.x.shape[0] == 0:
         raise ValueError("splits.train and splits.val must be non-empty")
+    progress = as_bool(progress, "progress")
+    if checkpoint_path is not None and not isinstance(checkpoint_path, (str, os.PathLike)):
+        raise ValueError(f"checkpoint_path={checkpoint_path!r} is not allowed; allowed: None or a path")
 
     previous_threads = torch.get_num_threads()
     if config.num_threads is not None:
@@ -417,6 +468,30 @@ def _model_device(model: nn.Module, default: torch.device) -> torch.device:
     return default
 
 
+def _check_logits(logits: torch.Tensor, label_max: int, labels: str) -> None:
+    """Labels must index the model's logits: ``(B, K)`` with every label ``< K``."""
+    if logits.ndim != 2:
+        raise ValueError(f"the model returned logits of shape {tuple(logits.shape)}; allowed: (B, num_classes)")
+    if label_max >= logits.shape[1]:
+        raise ValueError(
+            f"{labels} has labels up to {label_max} but the model returns {logits.shape[1]} logits; "
+            f"allowed: labels 0..{logits.shape[1] - 1}"
+        )
+
+
+def _data_fingerprint(splits: _Splits) -> str:
+    """sha256 of the shapes, dtypes and bytes of every split's ``x`` and ``y`` (the data's identity)."""
+    h = hashlib.sha256()
+    for name in ("train", "val", "test"):
+        split = getattr(splits, name)
+        for t in (split.x, split.y):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
+            if t.numel():
+                h.update(memoryview(t.view(torch.uint8).numpy()))
+    return "sha256:" + h.hexdigest()
+
+
 def _chance_accuracy(y: torch.Tensor) -> float:
     """Accuracy of always predicting the most frequent label."""
     counts = torch.bincount(y.reshape(-1).long().cpu())
@@ -431,9 +506,10 @@ def _clone_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _fresh_state(config: TrainConfig) -> dict[str, Any]:
+def _fresh_state(config: TrainConfig, data: str | None = None) -> dict[str, Any]:
     return {
         "config": dataclasses.asdict(config),
+        "data": data,
         "attempt": 0,
         "lrs_tried": [],
         "failure_reasons": [],
@@ -460,8 +536,19 @@ def _save_checkpoint(state: dict[str, Any], path: Path) -> None:
             tmp.unlink()
 
 
-def _load_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+def _load_checkpoint(path: Path, config: TrainConfig, data: str | None = None) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - truncated, not a zip, unpickling error, ...
+        raise ValueError(
+            f"checkpoint {str(path)!r} is not a readable training checkpoint "
+            f"({type(err).__name__}: {err}); delete it or pass another checkpoint_path"
+        ) from None
+    if not isinstance(state, dict) or "config" not in state or "attempt" not in state:
+        raise ValueError(
+            f"checkpoint {str(path)!r} is not a freqkit training checkpoint (no config/attempt entries); "
+            "delete it or pass another checkpoint_path"
+        )
     saved = state.get("config")
     expected = dataclasses.asdict(config)
     # tuples are stored as lists by torch.save's weights-only format
@@ -471,6 +558,19 @@ def _load_checkpoint(path: Path, config: TrainConfig) -> dict[str, Any]:
         raise ValueError(
             f"checkpoint {str(path)!r} was written for config {saved!r}, not for {expected!r}; "
             "delete it or pass another checkpoint_path"
+        )
+    saved_data = state.get("data")
+    if data is not None and saved_data is None:
+        warnings.warn(
+            f"checkpoint {str(path)!r} has no data fingerprint (written by an older freqkit): "
+            "resuming it without checking that it was trained on these splits",
+            stacklevel=4,
+        )
+        state["data"] = data
+    elif data is not None and saved_data != data:
+        raise ValueError(
+            f"checkpoint {str(path)!r} was written for other data (fingerprint {saved_data}, "
+            f"these splits are {data}) with the same config; delete it or pass another checkpoint_path"
         )
     return state
 
@@ -483,9 +583,16 @@ def _train_with_retries(
     checkpoint_path: str | os.PathLike[str] | None,
 ) -> TrainResult:
     path = Path(checkpoint_path) if checkpoint_path is not None else None
-    state = _load_checkpoint(path, config) if path is not None and path.exists() else _fresh_state(config)
+    data = _data_fingerprint(splits) if path is not None else None
+    state = (_load_checkpoint(path, config, data) if path is not None and path.exists()
+             else _fresh_state(config, data))
 
     x_train, y_train = splits.train.x, splits.train.y
+    if y_train.dtype != torch.int64:
+        y_train = y_train.long()  # cross-entropy needs int64 class indices; same values
+    label_max = {name: int(getattr(splits, name).y.max()) for name in ("train", "val", "test")
+                 if getattr(splits, name).y.numel()}
+    labels_checked = False
     n_train = x_train.shape[0]
     steps_per_epoch = math.ceil(n_train / config.batch_size)
     chance = _chance_accuracy(splits.val.y)
@@ -501,6 +608,8 @@ def _train_with_retries(
 
         torch.manual_seed(config.seed)
         model = model_factory()
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model_factory() must return an nn.Module, got {type(model).__name__}")
         device = _model_device(model, x_train.device)
         optimizer = torch.optim.SGD(
             model.parameters(), lr=lr_max, momentum=config.momentum, weight_decay=config.weight_decay
@@ -537,6 +646,10 @@ def _train_with_retries(
                     index = order[batch * config.batch_size : (batch + 1) * config.batch_size]
                     xb, yb = x_train[index].to(device), y_train[index].to(device)
                     logits = model(xb)
+                    if not labels_checked:
+                        for name, top in label_max.items():
+                            _check_logits(logits, top, f"splits.{name}.y")
+                        labels_checked = True
                     loss = loss_fn(logits, yb)
                     if not torch.isfinite(loss):
                         failure = f"non-finite loss {float(loss.detach())} at epoch {epoch + 1} batch {batch + 1}"
@@ -596,7 +709,7 @@ def _train_with_retries(
         else:
             state["failure_reasons"].append(failure)
             if attempt + 1 < len(attempt_lrs):
-                retry = _fresh_state(config)
+                retry = _fresh_state(config, data)
                 retry.update(
                     attempt=attempt + 1,
                     lrs_tried=state["lrs_tried"],
@@ -618,8 +731,11 @@ def _train_with_retries(
     else:  # no epoch completed: return the initial weights (as a resumed run would)
         torch.manual_seed(config.seed)
         model = model_factory()
-    val_accuracy = state["best_val"] if state["best_state"] is not None else float("nan")
-    test_accuracy = evaluate(model, splits.test.x, splits.test.y, config.eval_batch_size)
+    if state["best_state"] is not None:
+        val_accuracy = state["best_val"]
+        test_accuracy = evaluate(model, splits.test.x, splits.test.y, config.eval_batch_size)
+    else:  # nothing was trained: the initial weights' accuracy is no result of this run
+        val_accuracy = test_accuracy = float("nan")
     return TrainResult(
         model=model,
         history={k: list(v) for k, v in state["history"].items()},

@@ -155,8 +155,12 @@ def test_luma_known_pixels():
 
 
 @pytest.fixture
-def toy_cifar(tmp_path):
-    """A cifar10-shaped tarball: 3 train / 2 test PNGs per class, classes written in shuffled order."""
+def toy_cifar(tmp_path, monkeypatch):
+    """A cifar10-shaped tarball: 3 train / 2 test PNGs per class, classes written in shuffled order.
+
+    Declared as the official sizes here: a real cifar10 source with fewer images is an error.
+    """
+    monkeypatch.setitem(data.OFFICIAL_CLASS_COUNTS, "cifar10", ((3,) * 10, (2,) * 10))
     rng = np.random.default_rng(0)
     pixels = {"train": _make_pixels(rng, 10, 3, (3, 32, 32)), "test": _make_pixels(rng, 10, 2, (3, 32, 32))}
     folder = tmp_path / "data"
@@ -251,6 +255,7 @@ def _write_idx(path: Path, arr: np.ndarray) -> None:
 
 def test_torchvision_root_source(tmp_path, monkeypatch):
     """A tiny fake torchvision FashionMNIST root (raw idx files), via root= and via FREQKIT_DATA."""
+    monkeypatch.setitem(data.OFFICIAL_CLASS_COUNTS, "fashion-mnist", ((2,) * 10, (1,) * 6 + (0,) * 4))
     rng = np.random.default_rng(5)
     raw = tmp_path / "tv" / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
