@@ -403,7 +403,7 @@ def flat_f50(ds: xr.Dataset) -> float:
     return float(spectra.half_power_frequency(np.ones((ds.sizes[rows], ds.sizes[cols]))))
 
 
-#: |r| from which :func:`training_note` calls the f50-accuracy correlation strong.
+#: ``|r|`` from which :func:`training_note` calls the f50-accuracy correlation strong.
 STRONG_CORRELATION = 0.5
 
 
