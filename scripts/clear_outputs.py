@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Strip outputs and execution metadata from notebooks before committing.
 
-scripts/book.sh executes the chapters in place (papermill), which fills the
-notebooks with outputs, several MB of embedded plotly.js and papermill
+scripts/book.sh executes copies of the chapters (under _build/src), so the
+committed notebooks stay clean; a notebook run by hand in Jupyter or papermill
+in place fills up with outputs, several MB of embedded plotly.js and papermill
 metadata. Run this before `git commit`:
 
     python scripts/clear_outputs.py                 # every notebooks/*.ipynb
