@@ -73,8 +73,8 @@ __all__ = [
     "ModelConfig",
     "circular_conv2d",
     "circular_pad",
-    "locally_connected2d",
     "create_model",
+    "locally_connected2d",
 ]
 
 #: ``circular_conv2d(method="auto")`` uses the FFT when ``kernel_size >= FFT_KERNEL_THRESHOLD``.
@@ -146,7 +146,7 @@ def circular_conv2d(x: Tensor, weight: Tensor, *, method: ConvMethod = "auto") -
         ``"direct"``: circular ``F.pad`` + ``F.conv2d``.  ``"fft"``: the kernel is
         zero-padded to ``H × W`` (rolled so that tap ``(p, p)`` sits at the
         origin), then ``irfft2(rfft2(x) · conj(rfft2(kernel)))`` summed over
-        input channels (:func:`_mix_channels`).  ``"auto"``: FFT iff ``k >= FFT_KERNEL_THRESHOLD``.
+        input channels (``_mix_channels``).  ``"auto"``: FFT iff ``k >= FFT_KERNEL_THRESHOLD``.
         Both are differentiable twice; ``"direct"`` computes its input gradient
         as one forward convolution (:class:`_CircularConvDirect`).
 
@@ -194,12 +194,13 @@ class _CircularConvDirect(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x, weight)
-        return F.conv2d(circular_pad(x, weight.shape[-1]), weight)
+        padded = circular_pad(x, weight.shape[-1])
+        ctx.save_for_backward(x, weight, padded)
+        return F.conv2d(padded, weight)
 
     @staticmethod
     def backward(ctx, grad_y: Tensor) -> tuple[Tensor | None, Tensor | None]:  # type: ignore[override]
-        x, weight = ctx.saved_tensors
+        x, weight, padded = ctx.saved_tensors
         k = weight.shape[-1]
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
@@ -207,11 +208,15 @@ class _CircularConvDirect(torch.autograd.Function):
             grad_padded = F.pad(grad_y, (after, before, after, before), mode="circular")
             grad_x = F.conv2d(grad_padded, weight.transpose(0, 1).flip(-2, -1))
         if ctx.needs_input_grad[1]:
-            grad_w = torch.nn.grad.conv2d_weight(circular_pad(x, k), weight.shape, grad_y)
+            if torch.is_grad_enabled():  # create_graph: the padding must be a function of x
+                padded = circular_pad(x, k)
+            grad_w = torch.ops.aten.convolution_backward(
+                grad_y, padded, weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [False, True, False]
+            )[1]
         return grad_x, grad_w
 
 
-#: :func:`_mix_channels` multiplies elementwise (broadcast) up to this ``c_in·c_out``, else by a batched GEMM.
+#: ``_mix_channels`` multiplies elementwise (broadcast) up to this ``c_in·c_out``, else by a batched GEMM.
 _MIX_BROADCAST_MAX = 16
 
 
