@@ -19,7 +19,11 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-__all__ = ["check_parameters", "glue", "run_table", "setup_notebook"]
+__all__ = ["check_parameters", "glue", "run_table", "setup_notebook", "tag_parameter_cells"]
+
+# tqdm.auto warns (with a machine path) when ipywidgets is absent; chapters import this module
+# first, before anything imports tqdm
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 
 def setup_notebook() -> None:
@@ -86,6 +90,25 @@ def glue(name: str, value: Any, fmt: str = "{}") -> str:
     if get_ipython() is not None:
         _glue(name, text, display=False)
     return text
+
+
+def tag_parameter_cells(path: str | os.PathLike[str]) -> None:
+    """Hide a papermill-executed notebook's default ``parameters`` cell in the book.
+
+    The cell papermill injects (tag ``injected-parameters``) shows the values the
+    chapter ran with; the defaults above it would only repeat or contradict it,
+    so they get the Jupyter Book tag ``remove-cell``.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    if not any("injected-parameters" in t for t in tags):
+        return
+    for cell, t in zip(nb.cells, tags):
+        if "parameters" in t and "remove-cell" not in t:
+            cell.metadata["tags"] = [*t, "remove-cell"]
+    nbformat.write(nb, path)
 
 
 def run_table(ds: xr.Dataset) -> pd.DataFrame:

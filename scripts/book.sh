@@ -36,6 +36,7 @@ for nb in "${chapters[@]}"; do
     t0=$SECONDS
     "$PYTHON" -m papermill "$nb" "$stage/$nb" -p preset "$preset" \
         --cwd "$stage/$(dirname "$nb")" --kernel python3 --no-progress-bar --log-level WARNING
+    "$PYTHON" -c "import sys; from freqkit.book import tag_parameter_cells as t; t(sys.argv[1])" "$stage/$nb"
     echo "   $nb: $((SECONDS - t0)) s"
 done
 t_exec=$SECONDS
