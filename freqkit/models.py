@@ -188,8 +188,10 @@ class _CircularConvDirect(torch.autograd.Function):
     circular ``F.pad`` (slice copies, up to 10x the pad).  The adjoint of a
     circular cross-correlation is the circular cross-correlation of the output
     gradient, padded the mirrored way (``k-1-p`` before, ``p`` after), with the
-    kernel flipped and its channel axes swapped.  The backward is built from
-    differentiable ops on the saved *inputs*, so double backward stays correct.
+    kernel flipped and its channel axes swapped.  The weight gradient reuses the
+    padded input saved by the forward; when a graph is being built
+    (``create_graph=True``) it re-pads ``x`` instead, so that the backward is a
+    differentiable function of the inputs and double backward stays correct.
     """
 
     @staticmethod
@@ -283,30 +285,44 @@ def _lc_weight_storage(weight: Tensor) -> Tensor:
     return per_tap_row.view(k, h * w, c_out, k * c_in)
 
 
-_LC_INDEX_CACHE: dict[tuple[int, int, int, int, str], Tensor] = {}
+_LC_INDEX_CACHE: dict[tuple[bool, int, int, int, int, str], Tensor] = {}
 
 
-def _lc_row_index(channels: int, height: int, width: int, k: int, device: torch.device) -> Tensor:
-    """Rows of the channel-major ``(C·H·W, N)`` input that form its row-unfolded copy.
+def _lc_unfold_index(full: bool, channels: int, height: int, width: int, k: int, device: torch.device) -> Tensor:
+    """Rows of the channel-major ``(C·H·W, N)`` input that form its unfolded copy ``U``.
 
-    Entry ``((i', j, b), c)`` (C order over ``(H+k-1, W, k, C)``) is the row of
-    ``x[:, c, (i' - p) mod H, (j + b - p) mod W]``, i.e. the input is padded
-    circularly by ``p = k // 2`` rows before and ``k - 1 - p`` after, and every
-    pixel is followed by its ``k - 1`` right neighbours (circularly).
+    Row-unfolded (``full=False``): entry ``((i', j, b), c)`` (C order over
+    ``(H+k-1, W, k, C)``) is the row of ``x[:, c, (i' - p) mod H, (j + b - p) mod W]``,
+    i.e. the input is padded circularly by ``p = k // 2`` rows before and
+    ``k - 1 - p`` after and every pixel is followed by its ``k - 1`` right
+    neighbours.  Fully unfolded (``full=True``): entry ``((i, j, a, b), c)`` over
+    ``(H, W, k, k, C)`` is the row of ``x[:, c, (i + a - p) mod H, (j + b - p) mod W]``.
     """
-    key = (channels, height, width, k, str(device))
+    key = (full, channels, height, width, k, str(device))
     index = _LC_INDEX_CACHE.get(key)
     if index is None:
         p = k // 2
-        i = torch.arange(height + k - 1, device=device).view(-1, 1, 1, 1)
-        j = torch.arange(width, device=device).view(1, -1, 1, 1)
-        b = torch.arange(k, device=device).view(1, 1, -1, 1)
-        c = torch.arange(channels, device=device).view(1, 1, 1, -1)
-        index = (c * (height * width) + ((i - p) % height) * width + (j + b - p) % width).reshape(-1)
+        ar = lambda size: torch.arange(size, device=device)
+        c = ar(channels)
+        b = ar(k).view(-1, 1)
+        if full:
+            i, j, a = ar(height).view(-1, 1, 1, 1, 1), ar(width).view(-1, 1, 1, 1), ar(k).view(-1, 1, 1)
+            rows = (i + a - p) % height
+        else:
+            rows = (ar(height + k - 1) - p).remainder(height).view(-1, 1, 1, 1)
+            j = ar(width).view(-1, 1, 1)
+        index = (c * (height * width) + rows * width + (j + b - p) % width).reshape(-1)
         if len(_LC_INDEX_CACHE) >= 64:
             _LC_INDEX_CACHE.clear()
         _LC_INDEX_CACHE[key] = index
     return index
+
+
+#: Below this ``c_out·k·c_in·N`` (the size of each per-pixel product of the row-unfolded
+#: scheme) ``torch.bmm`` uses a naive loop instead of MKL on the CPU (its threshold is
+#: ``contraction·rows·cols < 400``); :func:`locally_connected2d` then unfolds fully, one
+#: product with ``k²·c_in`` instead of ``k`` with ``k·c_in``.
+_LC_FULL_UNFOLD_BELOW = 400
 
 
 def _transpose_2d(x: Tensor) -> Tensor:
@@ -330,27 +346,39 @@ class _LocallyConnectedFunction(torch.autograd.Function):
       adjoint of the gather (``index_add_``) folds ``∂U`` back onto ``x``.
 
     with ``w_{a,q}`` the ``c_out × (k·C)`` block of kernel row ``a`` at pixel
-    ``q`` (see :func:`_lc_weight_storage`).  Only ``x`` (transposed) and the
-    weight are saved; ``U`` is rebuilt in the backward (``k``-times smaller
-    memory than keeping it, one gather more).
+    ``q`` (see :func:`_lc_weight_storage`).  When those products are tiny
+    (``c_out·k·C·N < _LC_FULL_UNFOLD_BELOW``) the input is unfolded fully
+    instead (``(H·W, k²·C, N)``, one product per pass; the small weight is then
+    copied into ``(H·W, c_out, k²·C)``).  Only ``x`` (transposed) and the weight
+    are saved; ``U`` is rebuilt in the backward (``k``-times smaller memory than
+    keeping it, one gather more).
     """
+
+    @staticmethod
+    def _plan(weight: Tensor, n: int) -> tuple[bool, int, Tensor]:
+        """(full unfold?, tap rows per product pass, weight blocks ``(rows, H·W, c_out, K)``)."""
+        h, w, c_out, c_in, k, _ = weight.shape
+        if c_out * k * c_in * n >= _LC_FULL_UNFOLD_BELOW or k == 1:
+            return False, k, _lc_weight_storage(weight)
+        blocks = weight.permute(0, 1, 2, 4, 5, 3).reshape(1, h * w, c_out, k * k * c_in)  # (a, b, c) order
+        return True, 1, blocks
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:  # type: ignore[override]
         h, w, c_out, c_in, k, _ = weight.shape
         n = x.shape[0]
         positions = h * w
+        full, rows, w_blocks = _LocallyConnectedFunction._plan(weight, n)
         x_cm = _transpose_2d(x.reshape(n, c_in * positions))  # (c_in·H·W, N)
-        index = _lc_row_index(c_in, h, w, k, x.device)
-        unfolded = torch.index_select(x_cm, 0, index).view(-1, k * c_in, n)
-        w_rows = _lc_weight_storage(weight)
+        index = _lc_unfold_index(full, c_in, h, w, k, x.device)
+        unfolded = torch.index_select(x_cm, 0, index).view(-1, w_blocks.shape[-1], n)
         y = x.new_empty(positions, c_out, n)
-        for a in range(k):
+        for a in range(rows):
             block = unfolded[a * w : a * w + positions]
             if a == 0:
-                torch.bmm(w_rows[0], block, out=y)
+                torch.bmm(w_blocks[0], block, out=y)
             else:
-                y.baddbmm_(w_rows[a], block)
+                y.baddbmm_(w_blocks[a], block)
         ctx.save_for_backward(x_cm, weight)
         # (H·W, c_out, N) -> (c_out, N, H·W) -> (N, c_out, H, W)
         y = _transpose_2d(y.view(positions, c_out * n)).view(c_out, n, h, w)
@@ -363,28 +391,30 @@ class _LocallyConnectedFunction(torch.autograd.Function):
         h, w, c_out, c_in, k, _ = weight.shape
         n = grad_y.shape[0]
         positions = h * w
-        kc = k * c_in
+        full, rows, w_blocks = _LocallyConnectedFunction._plan(weight, n)
+        width = w_blocks.shape[-1]  # k·c_in, or k²·c_in when fully unfolded
         # (N, c_out·H·W) -> (c_out, H·W, N), used as the strided (H·W, c_out, N) batch
         g = _transpose_2d(grad_y.reshape(n, c_out * positions)).view(c_out, positions, n).transpose(0, 1)
-        index = _lc_row_index(c_in, h, w, k, grad_y.device)
-        w_rows = _lc_weight_storage(weight)
+        index = _lc_unfold_index(full, c_in, h, w, k, grad_y.device)
         grad_x = grad_w = None
         if ctx.needs_input_grad[1]:
-            unfolded = torch.index_select(x_cm, 0, index).view(-1, kc, n)
-            grad_rows = grad_y.new_empty(k, positions, c_out, kc)
-            for a in range(k):
-                torch.bmm(g, unfolded[a * w : a * w + positions].transpose(1, 2), out=grad_rows[a])
-            # back to (H, W, c_out, c_in, k, k) with the same strides as the native weight
-            grad_w = grad_rows.view(k, h, w, c_out, k, c_in).permute(1, 2, 3, 5, 0, 4)
+            unfolded = torch.index_select(x_cm, 0, index).view(-1, width, n)
+            grad_blocks = grad_y.new_empty(rows, positions, c_out, width)
+            for a in range(rows):
+                torch.bmm(g, unfolded[a * w : a * w + positions].transpose(1, 2), out=grad_blocks[a])
+            if full:  # (H, W, c_out, a, b, c_in) -> (H, W, c_out, c_in, a, b)
+                grad_w = grad_blocks.view(h, w, c_out, k, k, c_in).permute(0, 1, 2, 5, 3, 4)
+            else:  # back to (H, W, c_out, c_in, k, k) with the same strides as the native weight
+                grad_w = grad_blocks.view(k, h, w, c_out, k, c_in).permute(1, 2, 3, 5, 0, 4)
         if ctx.needs_input_grad[0]:
-            grad_unfolded = grad_y.new_empty((h + k - 1) * w, kc, n)
-            grad_unfolded[positions:].zero_()
-            for a in range(k):
+            grad_unfolded = grad_y.new_empty(index.numel() // width, width, n)
+            grad_unfolded[positions:].zero_()  # rows no product writes (row-unfolded only)
+            for a in range(rows):
                 block = grad_unfolded[a * w : a * w + positions]
                 if a == 0:
-                    torch.bmm(w_rows[0].transpose(1, 2), g, out=block)
+                    torch.bmm(w_blocks[0].transpose(1, 2), g, out=block)
                 else:
-                    block.baddbmm_(w_rows[a].transpose(1, 2), g)
+                    block.baddbmm_(w_blocks[a].transpose(1, 2), g)
             grad_x_cm = grad_y.new_zeros(c_in * positions, n).index_add_(0, index, grad_unfolded.view(-1, n))
             grad_x = _transpose_2d(grad_x_cm).view(n, c_in, h, w)
         return grad_x, grad_w

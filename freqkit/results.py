@@ -402,7 +402,8 @@ def load_sweep(
         raise ValueError(f"source {source!r} contains no .nc result files")
     runs = [load_results(p) for p in paths]
     check_duplicate_runs(runs, paths)
-    combined = xr.combine_by_coords(runs, join="outer", combine_attrs="drop_conflicts")
+    combined = xr.combine_by_coords(runs, join="outer", compat="no_conflicts",
+                                    combine_attrs="drop_conflicts")
     for name in PER_RUN_ATTRS:  # facts about one run, even where all runs agree
         combined.attrs.pop(name, None)
     return combined

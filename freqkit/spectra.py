@@ -516,7 +516,13 @@ def spectral_norms(x: ArrayT, *, dims: Literal[2, 3] = 3, power: ArrayT | None =
         p, _ = _to_tensor(power, "power", nonnegative=True)
         if p.shape != t.shape:
             raise ValueError(f"power must have the shape of x {tuple(t.shape)}, got {tuple(p.shape)}")
-        energy_hat, l1_hat = p.sum(axes), p.sqrt().sum(axes)
+        # per batch chunk, so that sqrt's temporary stays in cache (one pass over the power)
+        blocks = p.reshape(-1, *p.shape[-dims:])
+        energy_hat, l1_hat = p.new_empty(len(blocks)), p.new_empty(len(blocks))
+        for chunk in _row_chunks(len(blocks), blocks[0].numel() if len(blocks) else 1):
+            energy_hat[chunk] = blocks[chunk].sum(axes)
+            l1_hat[chunk] = blocks[chunk].sqrt().sum(axes)
+        energy_hat, l1_hat = energy_hat.reshape(p.shape[:-dims]), l1_hat.reshape(p.shape[:-dims])
     norms = {
         "l1_hat": l1_hat,
         "l2_hat": energy_hat.sqrt_(),

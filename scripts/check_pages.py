@@ -43,6 +43,8 @@ HAS_MATH = re.compile(r"class=\"[^\"]*\bmath\b[^\"]*\"")
 # an absolute filesystem path in a page's visible text (a machine path leaked into the book)
 ABSOLUTE_PATH = re.compile(
     r"(?<![\w.:/~-])/(?:work|tmp|usr|root|home|opt|var|mnt|srv|etc|private|Users)/[\w.-]+")
+# documented locations that are the same on every Debian machine (not leaked paths)
+DOCUMENTED_PATHS = ("/usr/share/datasets",)
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 TAG = re.compile(r"<[^>]+>")
 CHROMIUM_FLAGS = [
@@ -140,9 +142,12 @@ def machine_paths(html: str) -> list[str]:
     ['/work/shared']
     >>> machine_paths("<p>see https://example.org/usr/share and ../shared/data</p>")
     []
+    >>> machine_paths("<p>Debian installs it in /usr/share/datasets/fashion-mnist</p>")
+    []
     """
     text = TAG.sub(" ", SCRIPT_OR_STYLE.sub(" ", html))
-    return sorted({m.group(0) for m in ABSOLUTE_PATH.finditer(text)})
+    return sorted({m.group(0) for m in ABSOLUTE_PATH.finditer(text)
+                   if not text.startswith(DOCUMENTED_PATHS, m.start())})
 
 
 def remote_resources(html: str) -> list[str]:

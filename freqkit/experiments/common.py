@@ -741,7 +741,8 @@ def combine_mixed_runs(paths: Any) -> xr.Dataset:
     groups = []
     for h, w in sizes:
         group = [r for r in runs if (r.sizes["freq_row"], r.sizes["freq_col"]) == (h, w)]
-        combined = xr.combine_by_coords(group, join="outer", combine_attrs="drop_conflicts")
+        combined = xr.combine_by_coords(group, join="outer", compat="no_conflicts",
+                                      combine_attrs="drop_conflicts")
         tag = f"{h}x{w}"
         combined = combined.rename({v: f"{v}_{tag}" for v in SPECTRUM_VARS if v in combined})
         groups.append(combined.rename({"freq_row": f"freq_row_{h}", "freq_col": f"freq_col_{w}"}))
