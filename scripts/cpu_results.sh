@@ -21,7 +21,7 @@ print('\n'.join(chapters().names()))")
 fi
 for ch in "${chapters[@]}"; do
     t0=$SECONDS
-    echo "== $ch (cpu preset) from a clean clone at $(git rev-parse --short HEAD)"
+    echo "== $ch (cpu preset) from a clean clone at $(git -C "$clone" rev-parse --short HEAD)"
     (cd "$clone" && PYTHONPATH="$clone" FREQKIT_RESULTS="$root/results" HF_HUB_OFFLINE=1 \
         FREQKIT_SHARED_DATA="${FREQKIT_SHARED_DATA:-$root/../shared/data}" \
         python3 -m freqkit run "$ch" --preset cpu --device cpu)
