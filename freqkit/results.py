@@ -36,6 +36,7 @@ __all__ = [
     "from_records",
     "load_results",
     "load_sweep",
+    "align_inner_dims",
     "check_duplicate_runs",
     "run_coordinates",
     "provenance",
@@ -402,11 +403,49 @@ def load_sweep(
         raise ValueError(f"source {source!r} contains no .nc result files")
     runs = [load_results(p) for p in paths]
     check_duplicate_runs(runs, paths)
-    combined = xr.combine_by_coords(runs, join="outer", compat="no_conflicts",
+    runs = align_inner_dims(runs)
+    combined = xr.combine_by_coords(runs, join="outer", compat="no_conflicts", data_vars="all",
                                     combine_attrs="drop_conflicts")
     for name in PER_RUN_ATTRS:  # facts about one run, even where all runs agree
         combined.attrs.pop(name, None)
     return combined
+
+
+def align_inner_dims(runs: Sequence[xr.Dataset]) -> list[xr.Dataset]:
+    """Reindex the runs' inner dims (e.g. ``epoch``) onto the union of their coordinates.
+
+    A run dim (see :func:`freqkit.sweep.expand_run_dims`) is carried by every
+    data variable; an inner dim by only some (learning curves on ``epoch``).
+    Runs whose inner coordinates differ — a training attempt abandoned after 3
+    of 8 epochs — would otherwise make :func:`xarray.combine_by_coords` treat
+    ``epoch`` as a concatenation dim and spread it over every variable; here
+    the shorter runs get NaN at the missing coordinates instead.
+
+    Examples
+    --------
+    >>> a = xr.Dataset({"acc": ("seed", [0.5]), "curve": (("seed", "epoch"), [[0.1, 0.2]])},
+    ...                coords={"seed": [0], "epoch": [1, 2]})
+    >>> b = xr.Dataset({"acc": ("seed", [0.6]), "curve": (("seed", "epoch"), [[0.3]])},
+    ...                coords={"seed": [1], "epoch": [1]})
+    >>> c = xr.combine_by_coords(align_inner_dims([a, b]))
+    >>> c.acc.dims, c.curve.values.tolist()
+    (('seed',), [[0.1, 0.2], [0.3, nan]])
+    """
+    runs = list(runs)
+    coords: dict[str, list[tuple]] = {}
+    for run in runs:
+        if not run.data_vars:
+            continue
+        shared = set.intersection(*(set(v.dims) for v in run.data_vars.values()))
+        for dim in run.dims:
+            if dim not in shared and dim in run.coords:
+                coords.setdefault(str(dim), []).append(tuple(run[dim].values.tolist()))
+    for dim, values in coords.items():
+        if len(set(values)) <= 1:
+            continue
+        union = sorted({v for vs in values for v in vs})
+        runs = [r.reindex({dim: union}) if dim in r.dims else r for r in runs]
+    return runs
 
 
 #: Attributes that describe a single run and are dropped when runs are combined.

@@ -467,7 +467,7 @@ def _toy_results(f50: Mapping[str, float] | None = None, *, datasets: Sequence[s
         runs.append(sweep.expand_run_dims(run, {
             "model": model, "dataset": ds, "depth": depth, "nonlinearity": nl,
             "kernel_size": 0 if model == "fkc" else 3, "seed": seed}))
-    return xr.combine_by_coords(runs, join="outer", compat="no_conflicts")
+    return xr.combine_by_coords(runs, join="outer", compat="no_conflicts", data_vars="all")
 
 
 CHAPTER = register(Chapter(

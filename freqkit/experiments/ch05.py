@@ -585,7 +585,8 @@ def _toy_results(vit_f50: tuple[float, float] = (0.2, 0.1)) -> xr.Dataset:
         from freqkit import sweep
 
         runs.append(sweep.expand_run_dims(run, {"model": model, "dataset": "imagenet", "seed": 0}))
-    return xr.combine_by_coords(runs, join="outer", compat="no_conflicts", combine_attrs="drop_conflicts")
+    return xr.combine_by_coords(runs, join="outer", compat="no_conflicts", data_vars="all",
+                                    combine_attrs="drop_conflicts")
 
 
 def claims_table(ds: xr.Dataset) -> pd.DataFrame:

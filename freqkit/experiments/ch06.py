@@ -746,7 +746,7 @@ def _toy_results() -> xr.Dataset:
     co_alias = flat[:6] + [1.6, 1.8, 1.9]  # 60 % above the median at epoch 6
     co = _toy_run("fgsm-co", co_pgd, co_check, co_alias, f50=(0.35, 0.2), kernel=(0.5, 1.2))
     co["checkpoint_epoch"] = co.checkpoint_epoch.copy(data=[[[[8, 5]]]])
-    return xr.combine_by_coords([std, pgd, co], join="outer", compat="no_conflicts")
+    return xr.combine_by_coords([std, pgd, co], join="outer", compat="no_conflicts", data_vars="all")
 
 
 
