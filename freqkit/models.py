@@ -325,8 +325,48 @@ def _lc_unfold_index(full: bool, channels: int, height: int, width: int, k: int,
 _LC_FULL_UNFOLD_BELOW = 400
 
 
+_OMATCOPY: dict[torch.dtype, object] | None = None
+
+
+def _mkl_omatcopy() -> dict[torch.dtype, object]:
+    """MKL's out-of-place transposes ``MKL_{S,D}omatcopy`` from the MKL inside PyTorch's CPU library.
+
+    About twice as fast as PyTorch's own transpose copy (scalar 60x60 blocks) on
+    the matrices :func:`locally_connected2d` transposes.  Looked up once with
+    ``ctypes``; an empty dict (PyTorch's copy is used) when PyTorch has no MKL
+    or does not export the symbols.
+    """
+    global _OMATCOPY
+    if _OMATCOPY is None:
+        _OMATCOPY = {}
+        if torch.backends.mkl.is_available():
+            try:
+                import ctypes
+                import os
+
+                library = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so"))
+                for dtype, name, scalar in ((torch.float32, "MKL_Somatcopy", ctypes.c_float),
+                                            (torch.float64, "MKL_Domatcopy", ctypes.c_double)):
+                    fn = getattr(library, name)
+                    fn.restype = None
+                    fn.argtypes = [ctypes.c_char, ctypes.c_char, ctypes.c_size_t, ctypes.c_size_t, scalar,
+                                   ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t]
+                    _OMATCOPY[dtype] = fn
+            except (OSError, AttributeError):
+                _OMATCOPY = {}
+    return _OMATCOPY
+
+
 def _transpose_2d(x: Tensor) -> Tensor:
-    """Contiguous transpose of a 2-D tensor (PyTorch's cache-blocked transpose copy)."""
+    """Contiguous transpose of a 2-D tensor: MKL's ``omatcopy`` for big contiguous CPU float
+    matrices (:func:`_mkl_omatcopy`), else PyTorch's transpose copy.  Exact either way."""
+    rows, cols = x.shape
+    if x.device.type == "cpu" and x.is_contiguous() and rows * cols >= 1 << 14:
+        fn = _mkl_omatcopy().get(x.dtype)
+        if fn is not None:
+            out = x.new_empty(cols, rows)
+            fn(b"R", b"T", rows, cols, 1.0, x.data_ptr(), cols, out.data_ptr(), rows)
+            return out
     return x.t().contiguous()
 
 
