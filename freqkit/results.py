@@ -432,6 +432,10 @@ def align_inner_dims(runs: Sequence[xr.Dataset]) -> list[xr.Dataset]:
     (('seed',), [[0.1, 0.2], [0.3, nan]])
     """
     runs = list(runs)
+    for i, run in enumerate(runs):
+        if not isinstance(run, xr.Dataset):
+            raise ValueError(f"runs[{i}] is a {type(run).__name__}; allowed: xarray.Dataset "
+                             "(one run, e.g. from load_results)")
     coords: dict[str, list[tuple]] = {}
     for run in runs:
         if not run.data_vars:

@@ -1511,6 +1511,7 @@ def results_calls(env: Env) -> list[Call]:
         raises("from_records([])", lambda: R.from_records([], ["seed"]), "records"),
         raises("from_records(dims 'Seed')", lambda: R.from_records([{"Seed": 0, "a": 1}], ["Seed"]), "'Seed'"),
         raises("provenance(config=3)", lambda: R.provenance(3), "config"),
+        raises("align_inner_dims([3])", lambda: R.align_inner_dims([3]), "runs[0]", "int"),
     ]
 
 
@@ -1661,7 +1662,8 @@ KINDS: list[Kind] = [
                               "FOOLBOX_DATASETS", "DatasetSplits", "SplitIndices", "DatasetSpec"),
          "helpers: numpy for tensors, float labels, None", data_calls_functions),
     Kind("results-files", _f("results", "load_results", "load_sweep", "save_results", "validate_dataset",
-                             "from_records", "provenance", "check_duplicate_runs", "run_coordinates"),
+                             "from_records", "provenance", "check_duplicate_runs", "run_coordinates",
+                             "align_inner_dims"),
          "corrupt/missing results files; bad records", results_calls),
     Kind("results-git-lock", _f("results", "provenance"), "provenance takes git's optional index.lock",
          results_calls_git_lock),
