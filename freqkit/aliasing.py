@@ -147,7 +147,16 @@ def alias_free_spectrum(unstrided: Tensor, size: tuple[int, int] | None = None) 
     >>> torch.allclose(alias_free_spectrum(low), torch.fft.rfft2(low[..., ::2, ::2], norm="forward"), atol=1e-6)
     True
     """
+    if not isinstance(unstrided, Tensor) or unstrided.ndim < 2 or not unstrided.is_floating_point():
+        got = (f"dtype {unstrided.dtype}, shape {tuple(unstrided.shape)}" if isinstance(unstrided, Tensor)
+               else type(unstrided).__name__)
+        raise ValueError(f"unstrided must be a floating-point tensor of shape (..., 2H, 2W), got {got}")
     mh, mw = unstrided.shape[-2:]
+    if mh % 2 or mw % 2 or not (mh and mw):
+        raise ValueError(f"unstrided has shape {tuple(unstrided.shape)}; allowed: (..., 2H, 2W), even sizes >= 2")
+    if size is not None and tuple(size) != (mh // 2, mw // 2):
+        raise ValueError(f"size={size!r} is not allowed; allowed: None or {(mh // 2, mw // 2)} "
+                         f"(half of unstrided's {mh}x{mw})")
     nh, nw = (mh // 2, mw // 2) if size is None else size
     full = torch.fft.rfft2(unstrided, norm="forward")  # (..., 2H, W + 1): frequencies 0..W along x
     cols = full[..., : nw // 2 + 1]

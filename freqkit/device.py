@@ -65,7 +65,12 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
 
 
 def configure_numerics(device: torch.device) -> None:
-    """fp32 matmuls and convolutions (TF32 off); deterministic algorithms on CUDA."""
+    """fp32 matmuls and convolutions (TF32 off); deterministic algorithms on CUDA.
+
+    ``device`` is a :class:`torch.device` or a ``device=`` setting (:func:`resolve_device`).
+    """
+    if not isinstance(device, torch.device):
+        device = resolve_device(device)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     if device.type == "cuda":
@@ -100,6 +105,8 @@ def describe_device(device: torch.device | None = None) -> str:
     True
     """
     dev = current_device() if device is None else device
+    if not isinstance(dev, torch.device):  # a device= setting such as "cpu"
+        dev = resolve_device(dev)
     if dev.type == "cuda":
         name = torch.cuda.get_device_name(dev)
         return f"cuda:{dev.index or 0} ({name}, CUDA {torch.version.cuda}, torch {torch.__version__})"

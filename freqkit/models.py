@@ -59,7 +59,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from freqkit._validate import as_bool, as_int
+from freqkit._validate import as_bool, as_int, as_real, check_choice
 from freqkit.registry import Registry
 
 __all__ = [
@@ -100,21 +100,40 @@ def _pad_before_after(k: int) -> tuple[int, int]:
     return k // 2, k - 1 - k // 2
 
 
+def _circular_pad(x: Tensor, kernel_size: int) -> Tensor:
+    """:func:`circular_pad` without the argument checks (for callers that checked them)."""
+    before, after = _pad_before_after(kernel_size)
+    return F.pad(x, (before, after, before, after), mode="circular")
+
+
 def circular_pad(x: Tensor, kernel_size: int) -> Tensor:
     """Circularly pad the last two axes by ``k//2`` before and ``k-1-k//2`` after.
+
+    ``x`` is a ``(C, H, W)`` or ``(N, C, H, W)`` tensor and ``1 <= kernel_size <= min(H, W)``.
 
     Examples
     --------
     >>> circular_pad(torch.arange(4.0).reshape(1, 1, 2, 2), 2).shape
     torch.Size([1, 1, 3, 3])
+    >>> circular_pad(torch.zeros(1, 1, 2, 2), 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: kernel_size=0 is not allowed; allowed: an integer >= 1 and <= 2
     """
-    before, after = _pad_before_after(kernel_size)
-    return F.pad(x, (before, after, before, after), mode="circular")
+    if not isinstance(x, Tensor) or x.ndim not in (3, 4):
+        raise ValueError(f"x must be a tensor of shape (C, H, W) or (N, C, H, W); "
+                         f"got {tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+    kernel_size = as_int(kernel_size, "kernel_size", minimum=1, maximum=min(x.shape[-2:]))
+    return _circular_pad(x, kernel_size)
 
 
 def _check_conv_args(x: Tensor, weight: Tensor) -> tuple[int, int]:
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape (N, C, H, W); got shape {tuple(x.shape)}")
+    if not isinstance(x, Tensor) or x.ndim != 4:
+        raise ValueError(f"x must have shape (N, C, H, W); got "
+                         f"{f'shape {tuple(x.shape)}' if isinstance(x, Tensor) else type(x).__name__}")
+    if not isinstance(weight, Tensor):
+        raise ValueError(  # noqa: TRY004 - the API's bad-input error is a ValueError
+            f"weight must be a tensor of shape (C_out, C_in, k, k); got {type(weight).__name__}")
     if weight.ndim != 4 or weight.shape[-1] != weight.shape[-2]:
         raise ValueError(
             f"weight must have shape (C_out, C_in, k, k); got shape {tuple(weight.shape)}"
@@ -127,6 +146,15 @@ def _check_conv_args(x: Tensor, weight: Tensor) -> tuple[int, int]:
     h, w = x.shape[-2:]
     if k > min(h, w):
         raise ValueError(f"kernel_size={k} is larger than the image {h}x{w}; allowed: k <= {min(h, w)}")
+    if k < 1:
+        raise ValueError(f"kernel_size={k} (weight of shape {tuple(weight.shape)}) is not allowed; allowed: k >= 1")
+    if x.dtype != weight.dtype or x.device != weight.device:
+        raise ValueError(
+            f"x ({x.dtype}, {x.device}) and weight ({weight.dtype}, {weight.device}) must have the same dtype "
+            "and device"
+        )
+    if not x.is_floating_point():
+        raise ValueError(f"x and weight have dtype {str(x.dtype).replace('torch.', '')}; allowed: a floating dtype")
     return h, w
 
 
@@ -196,7 +224,7 @@ class _CircularConvDirect(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:  # type: ignore[override]
-        padded = circular_pad(x, weight.shape[-1])
+        padded = _circular_pad(x, weight.shape[-1])
         ctx.save_for_backward(x, weight, padded)
         return F.conv2d(padded, weight)
 
@@ -211,7 +239,7 @@ class _CircularConvDirect(torch.autograd.Function):
             grad_x = F.conv2d(grad_padded, weight.transpose(0, 1).flip(-2, -1))
         if ctx.needs_input_grad[1]:
             if torch.is_grad_enabled():  # create_graph: the padding must be a function of x
-                padded = circular_pad(x, k)
+                padded = _circular_pad(x, k)
             grad_w = torch.ops.aten.convolution_backward(
                 grad_y, padded, weight, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1, [False, True, False]
             )[1]
@@ -517,6 +545,24 @@ def locally_connected2d(x: Tensor, weight: Tensor) -> Tensor:
 # --------------------------------------------------------------------------- layers
 
 
+def _check_generator(generator: object) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator={generator!r} is not allowed; allowed: None or a torch.Generator")
+
+
+def _check_local_layer_args(
+    in_channels: object, out_channels: object, kernel_size: object, image_size: object, bias: object,
+    generator: object,
+) -> tuple[int, int, int, int, bool]:
+    """The shared constructor checks of :class:`CircularConv` and :class:`LocallyConnected`."""
+    in_channels = as_int(in_channels, "in_channels", minimum=1)
+    out_channels = as_int(out_channels, "out_channels", minimum=1)
+    image_size = as_int(image_size, "image_size", minimum=1)
+    kernel_size = as_int(kernel_size, "kernel_size", minimum=1, maximum=image_size)
+    _check_generator(generator)
+    return in_channels, out_channels, kernel_size, image_size, as_bool(bias, "bias")
+
+
 def _uniform_(t: Tensor, fan_in: int, generator: torch.Generator | None, scale: float = 1.0) -> None:
     """``t ~ U(-b, b)`` with ``b = 1/(scale·√fan_in)``, so ``scale·t`` has PyTorch's default bound."""
     bound = 1.0 / (scale * math.sqrt(fan_in))
@@ -534,6 +580,10 @@ class FullyConnected(nn.Module):
     torch.Size([3, 1, 2, 2])
     >>> torch.equal(layer.dense_matrix(), layer.weight)
     True
+    >>> FullyConnected((1, 0, 2))
+    Traceback (most recent call last):
+    ...
+    ValueError: shape=(1, 0, 2) is not allowed; allowed: (C, H, W), integers >= 1
     """
 
     def __init__(
@@ -543,6 +593,14 @@ class FullyConnected(nn.Module):
         bias: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
+        if not isinstance(shape, (tuple, list)) or len(shape) != 3:
+            raise ValueError(f"shape={shape!r} is not allowed; allowed: (C, H, W), integers >= 1")
+        try:
+            shape = tuple(as_int(v, "shape", minimum=1) for v in shape)
+        except ValueError:
+            raise ValueError(f"shape={shape!r} is not allowed; allowed: (C, H, W), integers >= 1") from None
+        bias = as_bool(bias, "bias")
+        _check_generator(generator)
         super().__init__()
         self.in_shape = self.out_shape = tuple(shape)
         d = math.prod(shape)
@@ -578,6 +636,10 @@ class CircularConv(nn.Module):
     >>> x = torch.randn(5, 1, 4, 4)
     >>> torch.allclose(layer(x).flatten(1), x.flatten(1) @ layer.dense_matrix().T, atol=1e-6)
     True
+    >>> CircularConv(1, 2, kernel_size=3, image_size=4, bias="no")
+    Traceback (most recent call last):
+    ...
+    ValueError: bias='no' is not allowed; allowed: True or False
     """
 
     def __init__(
@@ -592,6 +654,10 @@ class CircularConv(nn.Module):
         method: ConvMethod = "auto",
         generator: torch.Generator | None = None,
     ) -> None:
+        in_channels, out_channels, kernel_size, image_size, bias = _check_local_layer_args(
+            in_channels, out_channels, kernel_size, image_size, bias, generator)
+        scale = as_real(scale, "scale", minimum=0, min_open=True)
+        method = check_choice(method, "method", ("auto", "fft", "direct"))
         super().__init__()
         self.in_shape = (in_channels, image_size, image_size)
         self.out_shape = (out_channels, image_size, image_size)
@@ -646,6 +712,10 @@ class LocallyConnected(nn.Module):
     torch.Size([5, 5, 3, 2, 3, 3])
     >>> layer(torch.randn(4, 2, 5, 5)).shape
     torch.Size([4, 3, 5, 5])
+    >>> LocallyConnected(2, 3, kernel_size=7, image_size=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: kernel_size=7 is not allowed; allowed: an integer >= 1 and <= 5
     """
 
     def __init__(
@@ -658,6 +728,8 @@ class LocallyConnected(nn.Module):
         bias: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
+        in_channels, out_channels, kernel_size, image_size, bias = _check_local_layer_args(
+            in_channels, out_channels, kernel_size, image_size, bias, generator)
         super().__init__()
         n, k = image_size, kernel_size
         self.in_shape = (in_channels, n, n)

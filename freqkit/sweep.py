@@ -307,11 +307,18 @@ def run_sweep(
     ...     combine_runs(d).score.values.tolist()
     [1, 4]
     """
+    if (isinstance(configs, (str, bytes, Mapping)) or dataclasses.is_dataclass(configs)
+            or not isinstance(configs, Iterable)):
+        raise ValueError(f"configs={configs!r} is not allowed; allowed: an iterable of configs "
+                         f"(dataclasses or mappings), got {type(configs).__name__}")
     configs = list(configs)
     if not callable(run_fn):
         raise ValueError(f"run_fn must be callable, got {run_fn!r}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"out_dir={str(out)!r} cannot be created as a directory: {error}") from None
     _remove_stale_temp_files(out)
     keys = [run_key(config) for config in configs]  # validates every config up front
     paths = [out / f"{key}.nc" for key in keys]

@@ -735,13 +735,13 @@ def combine_mixed_runs(paths: Any) -> xr.Dataset:
     paths = list(dict.fromkeys(Path(p) for p in paths))
     runs = [results.load_results(p) for p in paths]
     results.check_duplicate_runs(runs, paths)
-    runs = results.align_inner_dims(runs)
     sizes = sorted({(r.sizes.get("freq_row", 0), r.sizes.get("freq_col", 0)) for r in runs})
     if len(sizes) <= 1:
         return results.load_sweep(paths)
     groups = []
     for h, w in sizes:
         group = [r for r in runs if (r.sizes["freq_row"], r.sizes["freq_col"]) == (h, w)]
+        group = results.align_inner_dims(group)  # e.g. learning curves of different lengths
         combined = xr.combine_by_coords(group, join="outer", compat="no_conflicts", data_vars="all",
                                       combine_attrs="drop_conflicts")
         tag = f"{h}x{w}"
