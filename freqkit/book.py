@@ -128,7 +128,9 @@ def run_table(ds: xr.Dataset) -> pd.DataFrame:
             ("runs", str(a.get("n_runs", "?")))]
     rows += [(f"data: {k}", v) for k, v in sources.items()]
     rows.append(("skipped data", a.get("skipped_datasets") or "none"))
-    commit = str(a.get("git_commit", "several commits"))[:10]
-    dirty = a.get("git_dirty", "?")
-    rows.append(("code", f"git {commit}" + (" (uncommitted changes)" if dirty == 1 else "")))
+    if "git_commit" in a:
+        dirty = " (uncommitted changes)" if a.get("git_dirty") == 1 else ""
+        rows.append(("code", f"git {str(a['git_commit'])[:10]}{dirty}"))
+    else:  # runs made at different commits: each run file names its own
+        rows.append(("code", "several git commits (each run file records its own)"))
     return pd.DataFrame(rows, columns=["", "value"])
