@@ -34,6 +34,24 @@ def test_every_chapter_is_registered_and_in_the_toc() -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_notebook_checks_its_parameters(name: str) -> None:
+    """Each chapter fails on an unknown papermill parameter (book.check_parameters) after its
+    parameters cell, and that cell defines exactly preset, results_dir and the overrides."""
+    import json
+
+    ch = CHAPTERS.get(name)
+    nb = json.loads((REPO_ROOT / ch.notebook).read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1
+    names = {line.split("=")[0].strip() for line in "".join(params[0]["source"]).splitlines()
+             if "=" in line and not line.startswith((" ", "#"))}
+    assert names == {"preset", "results_dir", *ch.overrides}
+    after = "".join("".join(c["source"]) for c in code[code.index(params[0]) + 1:][:2])
+    assert f"book.check_parameters(globals(), {name}.CHAPTER)" in after
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_presets_and_grids(name: str) -> None:
     ch = CHAPTERS.get(name)
     assert list(ch.presets)[:3] == ["smoke", "cpu", "paper"]
@@ -115,3 +133,30 @@ def test_notebook_executes_at_smoke(name: str, tmp_path: Path) -> None:
                 if mime.startswith("application/papermill.record/"):
                     glued |= set(o.get("metadata", {}).get("scrapbook", {}).get("name", "").split())
     assert used <= glued, f"glue keys used but never set: {sorted(used - glued)}"
+
+
+COMMITTED = REPO_ROOT / "results"
+#: The committed results of the whole book stay small (issue 7: at most 40 MB).
+MAX_COMMITTED_BYTES = 40 * 2**20
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_cpu_results_cover_the_grid_and_are_clean(name: str) -> None:
+    """The book is built from results/<chapter>/cpu/: every run of the cpu grid (with every
+    dataset the preset names) is there, made from committed code, and nothing else is."""
+    ch = CHAPTERS.get(name)
+    preset = ch.presets["cpu"]
+    folder = COMMITTED / name / "cpu"
+    keys = {sweep.run_key(c) for c in ch.grid("cpu", available=tuple(getattr(preset, "datasets", ())))}
+    present = {p.stem for p in folder.glob("*.nc")}
+    assert keys <= present, f"{len(keys - present)} cpu runs of {name} are not committed: " \
+                            "run `bash scripts/cpu_results.sh " + name + "`"
+    assert present <= keys, f"stale run files in {folder}: {sorted(present - keys)[:5]}"
+    for path in folder.glob("*.nc"):
+        attrs = results.load_results(path).attrs
+        assert attrs["git_dirty"] == 0, f"{path.name} was made from uncommitted code"
+
+
+def test_committed_results_are_small() -> None:
+    total = sum(p.stat().st_size for p in COMMITTED.glob("*/cpu/*.nc"))
+    assert total <= MAX_COMMITTED_BYTES, f"committed results take {total / 2**20:.1f} MB"
