@@ -147,6 +147,10 @@ start() {
         log "already running ($S)"
         return 0
     fi
+    # a fresh cluster every start: recovered job state and old accounting records (job ids
+    # restart at 1) would confuse schedulers and submitit's sacct lookups
+    stop >/dev/null 2>&1 || true
+    rm -rf "$S"
     mkdir -p "$S"
     write_configs
     export SLURM_CONF="$S/slurm.conf"
