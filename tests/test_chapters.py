@@ -160,3 +160,20 @@ def test_committed_cpu_results_cover_the_grid_and_are_clean(name: str) -> None:
 def test_committed_results_are_small() -> None:
     total = sum(p.stat().st_size for p in COMMITTED.glob("*/cpu/*.nc"))
     assert total <= MAX_COMMITTED_BYTES, f"committed results take {total / 2**20:.1f} MB"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_figure_is_displayed(name: str) -> None:
+    """plots.show returns the figure's HTML (with plotly.js the first time): a call that is not
+    the last line of its cell must be wrapped in display(), or the bundle is lost for the page."""
+    import json
+
+    nb = json.loads((REPO_ROOT / CHAPTERS.get(name).notebook).read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        lines = [ln for ln in "".join(cell["source"]).splitlines() if ln.strip()]
+        for i, line in enumerate(lines):
+            if "plots.show(" in line and i < len(lines) - 1 or (
+                    "plots.show(" in line and line.startswith(" ")):
+                assert "display(plots.show(" in line, f"{name}: {line.strip()}"

@@ -61,9 +61,9 @@ def test_slurm_grid_cancel_resubmit_equals_local(cluster: Path, tmp_path: Path) 
 
     ch = chapters().get("ch01")
     out = tmp_path / "slurm-results"
-    # one task at a time (2 CPUs each), so the second task can be cancelled while it runs
-    jobs = slurm.submit_missing(ch, "smoke", str(out), device="cpu", cpus_per_task=2,
-                                mem_gb=2, time_min=10)
+    # one task at a time (array parallelism 1), so the second task can be cancelled while it runs
+    jobs = slurm.submit_missing(ch, "smoke", str(out), device="cpu", cpus_per_task=1,
+                                mem_gb=1, time_min=10, array_parallelism=1)
     assert len(jobs) == 4
     victim = jobs[1]
     deadline = time.monotonic() + 240
@@ -82,7 +82,7 @@ def test_slurm_grid_cancel_resubmit_equals_local(cluster: Path, tmp_path: Path) 
     for lock in out.glob("*.nc.lock"):  # ... at most the lock of a dead process, broken on resubmit
         assert not sweep.lock_is_live(lock.with_suffix(""))
     assert len(done) in (3, 4)  # the cancelled run left no file (unless it had just finished)
-    again = slurm.submit_missing(ch, "smoke", str(out), device="cpu", cpus_per_task=2, mem_gb=2,
+    again = slurm.submit_missing(ch, "smoke", str(out), device="cpu", cpus_per_task=1, mem_gb=1,
                                  time_min=10, wait=True)
     assert len(again) == 4 - len(done)  # only the missing run is submitted
     assert len(list(out.glob("*.nc"))) == 4 and not list(out.glob("*.lock"))
