@@ -52,10 +52,6 @@ def cluster():
             subprocess.run(["bash", str(SCRIPT), "stop"], capture_output=True, timeout=120)
 
 
-def _state(job) -> str:
-    return str(job.state).upper()
-
-
 def test_slurm_grid_cancel_resubmit_equals_local(cluster: Path, tmp_path: Path) -> None:
     from freqkit import slurm
 
@@ -67,9 +63,15 @@ def test_slurm_grid_cancel_resubmit_equals_local(cluster: Path, tmp_path: Path) 
     assert len(jobs) == 4
     victim = jobs[1]
     deadline = time.monotonic() + 240
-    while _state(victim) != "RUNNING":
-        assert time.monotonic() < deadline, f"task never ran: {_state(victim)}"
-        time.sleep(0.2)
+
+    def live_state() -> str:  # squeue reads the controller (sacct, submitit's source, lags)
+        out = subprocess.run(["squeue", "-h", "-j", victim.job_id, "-o", "%T"],
+                             capture_output=True, text=True).stdout.strip()
+        return out or "GONE"
+
+    while (state := live_state()) != "RUNNING":
+        assert state != "GONE" and time.monotonic() < deadline, f"task never seen running: {state}"
+        time.sleep(0.1)
     time.sleep(1.0)
     subprocess.run(["scancel", victim.job_id], check=True)
     for job in jobs:
