@@ -548,7 +548,8 @@ def perturbation_spectra(ds: xr.Dataset, ks: Sequence[int] = (3, 5, 7)) -> xr.Da
     """Add spectral statistics of the perturbations in ``ds`` (from :func:`run_attack`).
 
     Spectra are :func:`freqkit.spectra.power_spectrum` of ``delta`` with the power
-    summed over channels (centred, orthonormal DFT, DC kept). Added variables:
+    summed over channels (centred, orthonormal DFT, DC kept), computed in one pass by
+    :func:`freqkit.spectra.spectrum_statistics`. Added variables:
 
     * ``f50 (epsilon, sample)``: half-power frequency (cycles/pixel);
     * ``kappa_high (k, epsilon, sample)``: energy fraction outside the ``|m| <= k/2``
@@ -595,29 +596,21 @@ def perturbation_spectra(ds: xr.Dataset, ks: Sequence[int] = (3, 5, 7)) -> xr.Da
         raise ValueError(f"perturbations must be square, got row={h}, col={w}")
     success = ds["success"].transpose("epsilon", "sample").values.astype(bool)
     values = np.nan_to_num(delta.values.astype(np.float64))
-    power = spectra.power_spectrum(values, combine_channels=True)  # (E, S, n, n)
-    power_flat = power[success]  # (n_success, n, n)
-    energetic = power_flat.sum(axis=(-2, -1)) > 0
-    use = power_flat[energetic]
-
-    def scatter(stat: np.ndarray) -> np.ndarray:
-        out = np.full(success.shape, np.nan)
-        inner = np.full(len(power_flat), np.nan)
-        inner[energetic] = stat
-        out[success] = inner
-        return out
-
-    f50 = scatter(spectra.half_power_frequency(use) if len(use) else np.empty(0))
-    kappa = np.stack(
-        [scatter(spectra.kappa_high(use, k) if len(use) else np.empty(0)) for k in ks]
-    )
+    n_eps, n_samples = success.shape
+    f50 = np.full(success.shape, np.nan)
+    kappa = np.full((len(ks), *success.shape), np.nan)
+    mean_power = np.full((n_eps, h, h), np.nan)  # no success at an epsilon: no perturbation to average
+    for e in range(n_eps):  # one FFT pass over the successful perturbations (zero ones have no f50)
+        if success[e].any():
+            stats = spectra.spectrum_statistics(values[e][success[e]], ks, zero_energy="nan")
+            f50[e, success[e]] = stats["f50"]
+            kappa[:, e, success[e]] = stats["kappa_high"]
+            mean_power[e] = stats["mean_power"]
     n_success = success.sum(axis=1)  # (E,)
     has = n_success > 0
-    weight = success / np.where(has, n_success, 1)[:, None]  # rows without a success stay 0 ...
-    mean_power = np.einsum("es,esyx->eyx", weight, power)
+    weight = success / np.where(has, n_success, 1)[:, None]
     mean_delta = np.einsum("es,escyx->ecyx", weight, values)
     power_of_mean = spectra.power_spectrum(mean_delta, combine_channels=True)
-    mean_power[~has] = np.nan  # ... and are NaN: no perturbation to average
     power_of_mean[~has] = np.nan
 
     f50_mean = np.full(len(n_success), np.nan)

@@ -15,6 +15,7 @@ import math
 import operator
 from functools import lru_cache
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, TypeVar
 
 import numpy as np
@@ -36,6 +37,7 @@ __all__ = [
     "power_spectrum",
     "radial_energy",
     "spectral_norms",
+    "spectrum_statistics",
     "split_frequency_components",
 ]
 
@@ -65,7 +67,7 @@ def _size(n: object, name: str = "n") -> int:
 
 
 def _to_tensor(
-    x: object, name: str, *, square: bool = True, nonnegative: bool = False
+    x: object, name: str, *, square: bool = True, nonnegative: bool = False, check_finite: bool = True
 ) -> tuple[Tensor, bool]:
     """``x`` as a real floating tensor (sharing memory when possible) and whether it was numpy.
 
@@ -103,7 +105,7 @@ def _to_tensor(
     if t.shape[-1] == 0 or t.shape[-2] == 0:
         raise ValueError(f"{name} must hold images of at least 1 x 1 pixels, got shape {tuple(t.shape)}")
     # One cheap reduction; the elementwise check runs only if the sum is not finite.
-    bad = first_nonfinite(t)
+    bad = first_nonfinite(t) if check_finite else None  # check_finite=False: the caller checks
     if bad is not None:
         raise ValueError(f"{name} must be finite, got {bad[1]} at index {bad[0]}")
     if nonnegative and t.numel() and bool(t.min() < 0):
@@ -334,10 +336,15 @@ def radial_energy(power: ArrayT) -> tuple[ArrayT, ArrayT]:
 def _half_power_from_sums(sums: Tensor, radius: Tensor) -> Tensor:
     """f50 for radial energies ``sums (B, R)`` (float64) at distinct ``radius (R,)``."""
     cumulative = sums.cumsum(1)
-    total = cumulative[:, -1:].clone()
-    _check_total(total[:, 0], "power")
-    midpoint = cumulative.sub_(sums, alpha=0.5)  # G_i · total, non-decreasing in i
-    target = 0.5 * total
+    total = cumulative[:, -1].clone()
+    _check_total(total, "power")
+    return _half_power_from_midpoints(cumulative.sub_(sums, alpha=0.5), total, radius)
+
+
+def _half_power_from_midpoints(midpoint: Tensor, total: Tensor, radius: Tensor) -> Tensor:
+    """f50 from the step midpoints ``G_i · total`` ``(B, R)`` (non-decreasing in ``i``) and the
+    totals ``(B,)`` > 0: where the piecewise-linear ``(radius_i, G_i)`` reaches 0.5."""
+    target = 0.5 * total[:, None]
     upper = torch.searchsorted(midpoint, target).clamp_(max=radius.numel() - 1)
     lower = (upper - 1).clamp_(min=0)
     g_hi, g_lo = midpoint.gather(1, upper), midpoint.gather(1, lower)
@@ -530,6 +537,228 @@ def spectral_norms(x: ArrayT, *, dims: Literal[2, 3] = 3, power: ArrayT | None =
         "l2": torch.linalg.vector_norm(t, 2, dim=axes),
     }
     return {name: _out(value, is_numpy) for name, value in norms.items()}
+
+
+@lru_cache(maxsize=64)
+def _half_tables(n: int, ks: tuple[int, ...], norm: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per rfft bin of an ``n × n`` grid (``n * (n//2+1)`` bins, row-major): the distinct-radius
+    index (int64), the multiplicity (1 or 2 full-spectrum bins) and, per ``k``, the multiplicity
+    of the bin outside the band ``|m| <= k/2`` (0 inside), ``(len(ks), bins)``; float64."""
+    _, _, inverse_half, gather, multiplicity = _radial_tables(n)
+    mult = multiplicity.numpy().ravel()
+    outside = np.zeros((len(ks), mult.size))
+    for i, k in enumerate(ks):
+        half = np.zeros(mult.size)
+        half[gather.numpy()] = ~_inside_band(n, k, norm).ravel()  # the band is Hermitian-symmetric
+        outside[i] = half * mult
+    return inverse_half.numpy(), mult, outside
+
+
+def _use_kernel(t: Tensor) -> bool:
+    """Whether :func:`spectrum_statistics` runs its compiled CPU kernel (else torch operations)."""
+    return t.device.type == "cpu"
+
+
+@lru_cache(maxsize=1)
+def _statistics_kernel():
+    """The numba kernel of :func:`spectrum_statistics` (compiled on first use, cached on disk)."""
+    import numba
+
+    # no "nnan"/"ninf": NaN must reach the sum of |x| that reports it
+    @numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
+    def kernel(xs, spec, channels, radius_index, mult, outside_mult,
+               midpoint, total, outside, l1_hat, l1, l2_squared, power_sum):  # pragma: no cover (compiled)
+        bins = mult.shape[0]
+        square = np.empty(2 * bins, spec.dtype)
+        q = np.empty(bins, spec.dtype)
+        p = np.empty(bins, spec.dtype)
+        radial = np.empty(midpoint.shape[1])
+        zero = np.zeros(1, spec.dtype)[0]  # per-image sums in the input dtype: they vectorise
+        pixels = xs.shape[1]
+        for b in range(xs.shape[0]):
+            a1 = zero
+            a2 = zero
+            for i in range(pixels):
+                v = xs[b, i]
+                a1 += abs(v)
+                a2 += v * v
+            l1[b] = a1
+            l2_squared[b] = a2
+            p[:] = 0
+            acc = zero
+            for c in range(channels):
+                base = 2 * bins * c
+                for i in range(2 * bins):
+                    square[i] = spec[b, base + i] * spec[b, base + i]
+                for j in range(bins):
+                    q[j] = square[2 * j] + square[2 * j + 1]
+                for j in range(bins):
+                    acc += mult[j] * np.sqrt(q[j])
+                    p[j] += q[j]
+            l1_hat[b] = acc
+            radial[:] = 0.0
+            for j in range(bins):
+                radial[radius_index[j]] += mult[j] * p[j]
+                power_sum[j] += p[j]
+            cumulative = 0.0
+            for r in range(radial.shape[0]):  # G_r · total = cumulative energy minus half of step r
+                cumulative += radial[r]
+                midpoint[b, r] = cumulative - 0.5 * radial[r]
+            total[b] = cumulative
+            for k in range(outside_mult.shape[0]):
+                o = zero
+                for j in range(bins):
+                    o += outside_mult[k, j] * p[j]
+                outside[b, k] = o
+
+    return kernel
+
+
+def spectrum_statistics(
+    x: ArrayT,
+    ks: tuple[int, ...] | list[int] = (),
+    *,
+    norm: Literal["max", "radial"] = "max",
+    zero_energy: Literal["raise", "nan"] = "raise",
+) -> dict[str, ArrayT]:
+    """f50, κ_high and the spectral norms of every ``(C, n, n)`` image of ``x``, in one FFT pass.
+
+    The same numbers as the separate functions, computed together from one ``rfft2`` of
+    each chunk of images (and one pass over the pixels), with ``x`` validated once — the
+    way to compute them for a batch of perturbations:
+
+    * ``f50``: :func:`half_power_frequency` of ``power_spectrum(x, combine_channels=True)``;
+    * ``kappa_high``: :func:`kappa_high` of that power for each ``k`` in ``ks``, shape ``(len(ks), ...)``;
+    * ``l1_hat``, ``l2_hat``, ``l1``, ``l2``: :func:`spectral_norms` ``(x, dims=3)``;
+    * ``mean_power``: the channel-summed centred power averaged over all images, ``(n, n)``
+      (NaN for an empty batch).
+
+    Sums are accumulated in float64 (so float32 inputs can differ from the separate functions,
+    which accumulate in the input dtype, by float32 rounding). CPU tensors and arrays use a
+    compiled kernel; other devices compute the same with torch operations.
+
+    Parameters
+    ----------
+    x : Tensor or ndarray, shape ``(..., C, n, n)``
+        Real, finite images (at least one leading axis ``C``).
+    ks : sequence of int
+        Band widths for ``kappa_high``, each in ``1..n``.
+    norm : {"max", "radial"}
+        Band shape of ``kappa_high``.
+    zero_energy : {"raise", "nan"}
+        An all-zero image has no f50 or κ_high: raise (as the separate functions do), or
+        give NaN for those two (its norms are 0).
+
+    Returns
+    -------
+    dict of Tensor or ndarray (the type of ``x``), in the dtype of ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.cos(2 * np.pi * 0.25 * np.arange(16))[None, None, :].repeat(16, 1)  # (1, 16, 16)
+    >>> s = spectrum_statistics(x, ks=[3])
+    >>> float(s["f50"]), float(s["kappa_high"][0]), round(float(s["l1_hat"]), 9), bool(np.isclose(s["l2"], s["l2_hat"]))
+    (0.25, 1.0, 16.0, True)
+    """
+    if norm not in ("max", "radial"):
+        raise ValueError(f"norm must be 'max' or 'radial', got {norm!r}")
+    if zero_energy not in ("raise", "nan"):
+        raise ValueError(f"zero_energy must be 'raise' or 'nan', got {zero_energy!r}")
+    if isinstance(ks, (str, bytes)) or not isinstance(ks, (tuple, list, np.ndarray, range)):
+        raise ValueError(f"ks must be a sequence of integers, got {ks!r}")
+    t, is_numpy = _to_tensor(x, "x", check_finite=False)
+    if t.ndim < 3:
+        raise ValueError(f"x must have shape (..., C, n, n), got shape {tuple(t.shape)}")
+    n = t.shape[-1]
+    ks = tuple(_check_band_size(k, n) for k in ks)
+    batch, channels = t.shape[:-3], t.shape[-3]
+    rows = t.reshape(-1, channels * n * n)
+    count = rows.shape[0]
+    radius_index, mult, outside_mult = _half_tables(n, ks, norm)
+    distinct = _radial_tables(n)[0].numel()
+    if not count:  # an empty batch: empty statistics (no FFT of zero images)
+        rows = rows.double()
+        midpoint, outside = rows.new_empty(0, distinct), rows.new_empty(0, len(ks))
+        total = l1_hat = l1 = l2_squared = rows.new_empty(0)
+        power_sum = rows.new_zeros(len(mult))
+    elif _use_kernel(t):
+        kernel = _statistics_kernel()
+        dtype = torch.float32 if t.dtype == torch.float32 else torch.float64
+        rows = rows.to(dtype).contiguous()
+        mult_d, outside_d = (a.astype(np.float32 if dtype == torch.float32 else np.float64)
+                             for a in (mult, outside_mult))
+        midpoint, outside = np.empty((count, distinct)), np.empty((count, len(ks)))
+        total, l1_hat, l1, l2_squared = (np.empty(count) for _ in range(4))
+        workers = max(1, min(torch.get_num_threads(), count))
+        power_sums = np.zeros((workers, len(mult)))
+
+        def work(chunk: slice, worker: int) -> None:
+            block = rows[chunk]
+            spectrum = torch.view_as_real(torch.fft.rfft2(block.view(-1, channels, n, n)))
+            kernel(block.numpy(), spectrum.reshape(len(block), -1).numpy(), channels, radius_index, mult_d,
+                   outside_d, midpoint[chunk], total[chunk], outside[chunk], l1_hat[chunk], l1[chunk],
+                   l2_squared[chunk], power_sums[worker])
+
+        step = max(1, _CHUNK_ELEMENTS // rows.shape[1])  # a chunk's pixels and spectrum stay in cache
+        chunks = [slice(start, start + step) for start in range(0, count, step)]
+        if workers == 1:
+            for chunk in chunks:
+                work(chunk, 0)
+        else:  # one worker per torch thread, each with every workers-th chunk (the kernel releases the GIL)
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(lambda i: [work(chunk, i) for chunk in chunks[i::workers]], range(workers)))
+        as_t = torch.from_numpy
+        midpoint, total, outside, l1_hat, l1, l2_squared = (
+            as_t(a) for a in (midpoint, total, outside, l1_hat, l1, l2_squared))
+        power_sum = as_t(power_sums.sum(0))
+    else:
+        rows = rows.double()
+        to = dict(device=t.device, dtype=torch.float64)
+        index, m, om = (torch.as_tensor(radius_index, device=t.device), torch.as_tensor(mult, **to),
+                        torch.as_tensor(outside_mult, **to))
+        q = torch.fft.rfft2(rows.view(-1, channels, n, n)).abs().square_().flatten(-2)  # (B, C, bins)
+        l1_hat = (q.sqrt() @ m).sum(-1)
+        p = q.sum(1)
+        radial = rows.new_zeros(count, distinct).index_add_(1, index, p * m)
+        cumulative = radial.cumsum(1)
+        total, midpoint = cumulative[:, -1].clone(), cumulative.sub_(radial, alpha=0.5)
+        outside, power_sum = p @ om.T, p.sum(0)
+        l1, l2_squared = rows.abs().sum(1), rows.square().sum(1)
+    bad = ~torch.isfinite(l1)
+    if bool(bad.any()):
+        where = first_nonfinite(t)
+        if where is not None:
+            raise ValueError(f"x must be finite, got {where[1]} at index {where[0]}")
+        raise ValueError(f"x is too large: the sum of |x| of image {int(bad.nonzero()[0, 0])} overflows")
+    scale = 1.0 / (n * n)  # unnormalised rfft2 -> orthonormal power
+    empty = total <= 0
+    radius = _radial_tables(n)[0].to(total.device)
+    if not bool(empty.any()):
+        f50 = _half_power_from_midpoints(midpoint, total, radius)
+        kappa = (outside / total[:, None]).T
+    elif zero_energy == "raise":
+        _check_total(total, "x")
+    else:
+        f50 = torch.full_like(total, math.nan)
+        kappa = torch.full((len(ks), count), math.nan, dtype=torch.float64, device=total.device)
+        keep = ~empty
+        if bool(keep.any()):
+            f50[keep] = _half_power_from_midpoints(midpoint[keep], total[keep], radius)
+            kappa[:, keep] = (outside[keep] / total[keep, None]).T
+    total = total * scale
+    gather = _radial_tables(n)[3].to(power_sum.device)
+    mean_power = (power_sum * (scale / count) if count else power_sum + math.nan)[gather].reshape(n, n)
+    stats = {
+        "f50": f50.reshape(batch),
+        "kappa_high": kappa.reshape(len(ks), *batch),
+        "l1_hat": (l1_hat * math.sqrt(scale)).reshape(batch),
+        "l2_hat": total.sqrt().reshape(batch),
+        "l1": l1.reshape(batch),
+        "l2": l2_squared.sqrt().reshape(batch),
+        "mean_power": mean_power,
+    }
+    return {name: _out(value.to(device=t.device, dtype=t.dtype), is_numpy) for name, value in stats.items()}
 
 
 def max_normalise(values: ArrayT, axis: int | tuple[int, ...] | None = None) -> ArrayT:

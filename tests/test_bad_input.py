@@ -18,7 +18,8 @@ classifies every kind for the freqkit it imports (run it from outside the
 checkout with ``PYTHONPATH=<copy of the old package>`` for the "before"
 column); ``python tests/test_bad_input.py --before <that output>`` prints the
 rows below (``-v``: every call with its message). The columns are that output
-before the fixes of issue 11 and after them. The parametrised test requires every kind
+before the fixes of issue 11 and after them
+(``new``: a function added since). The parametrised test requires every kind
 to be handled now; a kind may be marked ``open`` (a known gap, e.g. in code owned by
 another change): it is then a strict ``xfail`` with the reason, so fixing it
 makes the test fail until the table is updated (none is open now). Hypothesis property tests at
@@ -45,6 +46,7 @@ spectra-sizes               k, n, size out of range/not integers; shapes        
 spectra-choices             norm, dims, axis not among the allowed              weak     handled
 spectra-bands               band limits / radius: strings, NaN, bools           silent   handled
 spectra-numpy-ints          numpy integer / float scalars accepted              handled  handled
+spectra-statistics          spectrum_statistics: dtypes, NaN, ks, choices       new      handled
 models-bias-not-bool        bias='no', 1, None                                  silent   handled
 models-seed                 negative, non-integer, bool seeds                   weak     handled
 models-numpy-ints           numpy integers for every integer argument           weak     handled
@@ -529,6 +531,38 @@ def spectra_calls_bands(env: Env) -> list[Call]:
                lambda: S.split_frequency_components(np.ones((4, 4)), "2"), "radius", "'2'"),
         raises("split_frequency_components(radius=nan)",
                lambda: S.split_frequency_components(np.ones((4, 4)), math.nan), "radius", "nan"),
+    ]
+
+
+def spectra_calls_statistics(env: Env) -> list[Call]:
+    """``spectrum_statistics`` validates ``x`` once (finiteness through its own sum of |x|)."""
+    S = fk("spectra")
+    ones = np.ones((2, 1, 8, 8))
+    nan = ones.copy()
+    nan[1, 0, 2, 3] = np.nan
+    return [
+        raises("spectrum_statistics(float16)", lambda: S.spectrum_statistics(ones.astype(np.float16)), "x",
+               "float16"),
+        raises("spectrum_statistics(object)", lambda: S.spectrum_statistics(ones.astype(object)), "x", "object"),
+        raises("spectrum_statistics(NaN pixel)", lambda: S.spectrum_statistics(nan), "x", "nan", "(1, 0, 2, 3)"),
+        raises("spectrum_statistics(torch inf)",
+               lambda: S.spectrum_statistics(torch.from_numpy(np.where(np.isnan(nan), np.inf, nan))), "x", "inf"),
+        raises("spectrum_statistics((8, 8))", lambda: S.spectrum_statistics(np.ones((8, 8))), "x", "(8, 8)"),
+        raises("spectrum_statistics(non-square)", lambda: S.spectrum_statistics(np.ones((1, 8, 7))), "x",
+               "(1, 8, 7)"),
+        raises("spectrum_statistics(ks=[0])", lambda: S.spectrum_statistics(ones, [0]), "k", "0"),
+        raises("spectrum_statistics(ks=[9]) for n=8", lambda: S.spectrum_statistics(ones, [9]), "k", "9"),
+        raises("spectrum_statistics(ks='3')", lambda: S.spectrum_statistics(ones, "3"), "ks", "'3'"),
+        raises("spectrum_statistics(ks=[True])", lambda: S.spectrum_statistics(ones, [True]), "k", "True"),
+        raises("spectrum_statistics(norm='l2')", lambda: S.spectrum_statistics(ones, [3], norm="l2"), "norm",
+               "'l2'"),
+        raises("spectrum_statistics(zero_energy='skip')",
+               lambda: S.spectrum_statistics(ones, zero_energy="skip"), "zero_energy", "'skip'"),
+        raises("spectrum_statistics(all-zero image)", lambda: S.spectrum_statistics(np.zeros((2, 1, 4, 4))), "x",
+               "energy"),
+        returns("spectrum_statistics(ks=[np.int64(3)])", lambda: S.spectrum_statistics(ones, [np.int64(3)]),
+                lambda r: _assert(np.array_equal(r["kappa_high"], S.spectrum_statistics(ones, [3])["kappa_high"]),
+                                  "differs from the Python-int result")),
     ]
 
 
@@ -1730,6 +1764,8 @@ KINDS: list[Kind] = [
     Kind("spectra-numpy-ints", _f("spectra", "kappa_high", "power_spectrum", "band_mask",
                                   "kappa_high_box_closed_form", "spectral_norms", "max_normalise"),
          "numpy integer / float scalars accepted", spectra_calls_numpy_ints),
+    Kind("spectra-statistics", _f("spectra", "spectrum_statistics"),
+         "spectrum_statistics: dtypes, NaN, ks, choices", spectra_calls_statistics),
     Kind("models-bias-not-bool", _f("models", "create_model"), "bias='no', 1, None", models_calls_bias),
     Kind("models-seed", _f("models", "create_model"), "negative, non-integer, bool seeds", models_calls_seed),
     Kind("models-numpy-ints", _f("models", "create_model", "ModelConfig"),
@@ -1878,7 +1914,7 @@ def test_table_in_docstring_lists_every_kind() -> None:
     assert set(rows) == {k.id for k in KINDS}, set(rows) ^ {k.id for k in KINDS}
     for kind in KINDS:
         before, after = rows[kind.id]
-        assert before in ORDER and after in set(ORDER) | {"open"}
+        assert before in set(ORDER) | {"new"} and after in set(ORDER) | {"open"}  # new: added since
         assert (after == "open") == bool(kind.open), kind.id
 
 
