@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from freqkit.results import load_results, load_sweep, save_results
 
-__all__ = ["run_key", "config_json", "run_sweep", "combine_runs", "expand_run_dims",
+__all__ = ["OMIT_DEFAULT", "run_key", "config_json", "config_dict", "run_sweep", "combine_runs", "expand_run_dims",
            "lock_is_live"]
 
 RUN_KEY_LENGTH = 16
@@ -53,13 +53,53 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"value {obj!r} of type {type(obj).__name__} is not JSON-serialisable")
 
 
+#: Field metadata of a config field added after results were keyed: the canonical JSON leaves the
+#: field out while it has its default, so the run keys of the configs made before stay valid.
+OMIT_DEFAULT: dict[str, bool] = {"omit_default": True}
+
+
+def config_dict(config: Any) -> Any:
+    """:func:`dataclasses.asdict` of a config, leaving out :data:`OMIT_DEFAULT` fields at their default.
+
+    Nested dataclasses, lists, tuples and dicts are converted recursively; other values are
+    returned as they are.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass, field
+    >>> @dataclass(frozen=True)
+    ... class C:
+    ...     a: int = 1
+    ...     b: tuple = field(default=(), metadata=OMIT_DEFAULT)
+    >>> config_dict(C()), config_dict(C(b=(0.1,)))
+    ({'a': 1}, {'a': 1, 'b': (0.1,)})
+    """
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        out = {}
+        for f in dataclasses.fields(config):
+            value = getattr(config, f.name)
+            if f.metadata.get("omit_default"):
+                default = f.default if f.default is not dataclasses.MISSING else (
+                    f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+                if value == default:
+                    continue
+            out[f.name] = config_dict(value)
+        return out
+    if isinstance(config, (list, tuple)):
+        return type(config)(config_dict(v) for v in config)
+    if isinstance(config, dict):
+        return {k: config_dict(v) for k, v in config.items()}
+    return config
+
+
 def config_json(config: Any) -> str:
     """Canonical JSON of a config: ``sort_keys``, compact separators, no NaN.
 
     Parameters
     ----------
     config : dataclass instance or mapping
-        Nested dataclasses are converted with :func:`dataclasses.asdict`;
+        Nested dataclasses are converted with :func:`config_dict` (``dataclasses.asdict``
+        without the :data:`OMIT_DEFAULT` fields that have their default);
         tuples become lists, numpy scalars Python numbers, paths strings.
 
     Returns
@@ -72,7 +112,7 @@ def config_json(config: Any) -> str:
     '{"a":0.5,"b":[1,2]}'
     """
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        config = dataclasses.asdict(config)
+        config = config_dict(config)
     if not isinstance(config, Mapping):
         raise ValueError(f"config must be a dataclass instance or a mapping, got {type(config).__name__}")
     try:

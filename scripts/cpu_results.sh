@@ -2,6 +2,8 @@
 # Compute the committed cpu-preset results of the book from a clean checkout of HEAD, so every
 # run file records git_dirty = 0 and the commit it was made with:
 #   bash scripts/cpu_results.sh [CHAPTER ...]     # default: every chapter in _toc.yml order
+#   FREQKIT_JOBS=2 bash scripts/cpu_results.sh ch02   # 2 processes of 1 thread each share the grid
+#                                                       # (per-run locks: each run is computed once)
 # Runs that already exist under results/<chapter>/cpu/ are skipped (delete a file to recompute it).
 # Commit the new files afterwards: git add results/ && git commit.
 set -euo pipefail
@@ -22,8 +24,20 @@ fi
 for ch in "${chapters[@]}"; do
     t0=$SECONDS
     echo "== $ch (cpu preset) from a clean clone at $(git -C "$clone" rev-parse --short HEAD)"
-    (cd "$clone" && PYTHONPATH="$clone" FREQKIT_RESULTS="$root/results" HF_HUB_OFFLINE=1 \
-        FREQKIT_SHARED_DATA="${FREQKIT_SHARED_DATA:-$root/../shared/data}" \
-        python3 -m freqkit run "$ch" --preset cpu --device cpu)
+    jobs="${FREQKIT_JOBS:-1}"
+    threads="${OMP_NUM_THREADS:-}"
+    [ "$jobs" -gt 1 ] && threads=1  # several processes: one thread each
+    pids=()
+    for ((j = 0; j < jobs; j++)); do
+        (cd "$clone" && env ${threads:+OMP_NUM_THREADS=$threads} PYTHONPATH="$clone" \
+            FREQKIT_RESULTS="$root/results" HF_HUB_OFFLINE=1 \
+            FREQKIT_SHARED_DATA="${FREQKIT_SHARED_DATA:-$root/../shared/data}" \
+            python3 -m freqkit run "$ch" --preset cpu --device cpu) &
+        pids+=($!)
+        sleep 5  # the first process claims its first run before the next starts
+    done
+    status=0
+    for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+    [ "$status" -eq 0 ] || { echo "cpu_results.sh: $ch failed (exit $status)" >&2; exit "$status"; }
     echo "   $ch: $((SECONDS - t0)) s"
 done

@@ -148,7 +148,9 @@ def test_accuracy_table_has_a_row_per_dataset_and_model() -> None:
     t = ch02.accuracy_table(ch02._toy_results())
     assert t[["dataset", "model"]].values.tolist() == [
         [d, m] for d in ("a", "b") for m in ("LKC", "LC", "FKC")]
-    assert t.columns.tolist()[2:] == [f"{n} L={d}" for n in ("linear", "relu") for d in (1, 2, 3)]
+    assert t.columns.tolist()[2:] == [f"{n} L={d}" for n in ("linear", "relu") for d in (1, 2, 3)] + [
+        "trained (rule)"]
+    assert set(t["trained (rule)"]) == {"12 of 12"}  # 3 depths x 2 nonlinearities x 2 seeds, all flat
     # accuracy = 0.9 - f50; mean over seeds 0, 1 of FKC linear L=2: 0.9 - (0.1 + 0.02 + 0.0005)
     assert t.set_index(["dataset", "model"]).loc[("b", "FKC"), "linear L=2"] == \
         pytest.approx(0.7795)
@@ -202,3 +204,16 @@ def test_figures_show_the_summary_numbers() -> None:
     scatter = figs.fig_f50_vs_accuracy(runs, flat=0.4)
     assert sum(len(t.x) for t in scatter.data) == int(runs.beta_f50.notnull().sum()) == 72
     assert pd.Series([t.marker.symbol for t in scatter.data]).nunique() == 2  # one per dataset
+
+
+def test_runs_whose_curve_still_climbs_are_left_out_of_the_trained_check() -> None:
+    ds = ch02._toy_results()
+    climbing = xr.DataArray(np.linspace(0.2, 0.8, 5), dims="epoch")  # best at the last epoch, +0.45 in 3
+    ds["curve_val_accuracy"] = ds.curve_val_accuracy.where(ds.model != "lkc", climbing)
+    assert ch02.trained_count(ds) == (48, 72)
+    t = ch02.accuracy_table(ds).set_index(["dataset", "model"])
+    assert t.loc[("a", "LKC"), "trained (rule)"] == "0 of 12" and t.loc[("a", "LC"), "trained (rule)"] == "12 of 12"
+    text = ch02.verdict(ds)
+    assert "Among the 48 of 72 runs that meet the training rule only, no row has all three models" in text
+    trained = ch02.claims_table(ds, trained_only=True)
+    assert set(trained["holds"]) == {"n/a"} and set(trained["runs"]) == {"trained (rule)"}

