@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -29,17 +30,28 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 def setup_notebook() -> None:
     """Offline plotly, quiet progress bars, ``HF_HUB_OFFLINE=1`` and the torch thread count.
 
-    ``FREQKIT_THREADS`` sets the number of torch threads (default ``min(2, cores)``).
+    ``FREQKIT_THREADS`` sets the number of torch threads (default ``min(2, cores)``); anything
+    but a positive integer there is an error.
     """
     import torch
 
     from freqkit import plots
 
+    text = os.environ.get("FREQKIT_THREADS")
+    threads = max(1, min(2, os.cpu_count() or 1))
+    if text is not None:
+        try:
+            threads = int(text)
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            raise ValueError(f"FREQKIT_THREADS={text!r} is not allowed; use a positive integer (the number "
+                             "of torch threads), or unset it for min(2, cores)")
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     warnings.filterwarnings("ignore", message="IProgress not found")
     plots.configure_offline()
-    torch.set_num_threads(int(os.environ.get("FREQKIT_THREADS",
-                                             max(1, min(2, os.cpu_count() or 1)))))
+    torch.set_num_threads(threads)
 
 
 #: Names IPython defines in every kernel namespace (not notebook parameters).
@@ -52,7 +64,11 @@ def check_parameters(namespace: dict[str, Any], chapter: Any) -> None:
     Call it in the first cell after the ``parameters`` cell, with ``globals()``:
     every public name defined so far that holds a plain value (str, number,
     bool, None, list, dict — what papermill injects) must be ``preset``,
-    ``results_dir`` or one of the chapter's ``overrides``.
+    ``results_dir`` or one of the chapter's ``overrides``. ``chapter`` is a
+    :class:`~freqkit.experiments.scaffold.Chapter` or its name. For a Chapter the
+    values are checked too, before anything runs: ``preset`` must be one of its
+    presets, ``results_dir`` None or a folder path, and the overrides must be
+    accepted by its grid (pure: no data are loaded).
 
     Examples
     --------
@@ -64,14 +80,36 @@ def check_parameters(namespace: dict[str, Any], chapter: Any) -> None:
     ...
     ValueError: unknown notebook parameter presett='cpu' for chapter ch03; allowed: ['preset', 'results_dir', 'datasets']
     """
+    import numpy as np
+
+    from freqkit.experiments.scaffold import Chapter, chapters
+
+    if not isinstance(namespace, Mapping):
+        raise ValueError(f"namespace={namespace!r} is not allowed; pass the notebook's globals()")
+    if isinstance(chapter, str):
+        registry = chapters()
+        if chapter not in registry:
+            raise ValueError(f"chapter={chapter!r} is not allowed; use one of {registry.names()}")
+        chapter = registry.get(chapter)
+    if not isinstance(getattr(chapter, "name", None), str) or not isinstance(
+            getattr(chapter, "overrides", ()), (tuple, list)):
+        raise ValueError(f"chapter={chapter!r} is not allowed; use a Chapter (e.g. ch03.CHAPTER) or its name")
     allowed = ["preset", "results_dir", *getattr(chapter, "overrides", ())]
     for name, value in namespace.items():
         if name.startswith("_") or name in _KERNEL_NAMES or name in allowed:
             continue
-        if not isinstance(value, (str, int, float, bool, list, dict, tuple, type(None))):
+        if not isinstance(value, (str, int, float, bool, list, dict, tuple, type(None), np.generic)):
             continue  # modules and functions imported by the cell, not parameters
         raise ValueError(f"unknown notebook parameter {name}={value!r} for chapter "
                          f"{chapter.name}; allowed: {allowed}")
+    if not isinstance(chapter, Chapter):
+        return
+    results_dir = namespace.get("results_dir")
+    if results_dir is not None and (not isinstance(results_dir, (str, os.PathLike)) or not os.fspath(results_dir)):
+        raise ValueError(f"notebook parameter results_dir={results_dir!r} is not allowed; use a folder path "
+                         "or None")
+    overrides = {k: namespace[k] for k in chapter.overrides if k in namespace}
+    chapter.grid(namespace.get("preset", "smoke"), available=(), **overrides)  # checks preset and values
 
 
 def glue(name: str, value: Any, fmt: str = "{}") -> str:
@@ -81,7 +119,14 @@ def glue(name: str, value: Any, fmt: str = "{}") -> str:
     text, so a cell can also print it. Outside a notebook kernel (or without
     myst-nb) only the text is returned.
     """
-    text = fmt.format(value)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name={name!r} is not allowed; use a non-empty str (the key of {{glue:text}}`name`)")
+    if not isinstance(fmt, str):
+        raise ValueError(f"fmt={fmt!r} is not allowed; use a format string such as '{{:.3f}}'")
+    try:
+        text = fmt.format(value)
+    except (ValueError, TypeError, IndexError, KeyError) as err:
+        raise ValueError(f"fmt={fmt!r} cannot format value={value!r} for glue {name!r}: {err}") from None
     try:
         from IPython import get_ipython
         from myst_nb import glue as _glue
@@ -101,7 +146,12 @@ def tag_parameter_cells(path: str | os.PathLike[str]) -> None:
     """
     import nbformat
 
-    nb = nbformat.read(path, as_version=4)
+    if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
+        raise ValueError(f"path={str(path)!r} is not allowed; it is no notebook file")
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (ValueError, KeyError, AttributeError) as err:  # nbformat's NotJSONError is a ValueError
+        raise ValueError(f"path={str(path)!r} is not allowed: it is no Jupyter notebook ({str(err)[:80]})") from None
     tags = [c.metadata.get("tags", []) for c in nb.cells]
     if not any("injected-parameters" in t for t in tags):
         return
@@ -122,8 +172,16 @@ def run_table(ds: xr.Dataset) -> pd.DataFrame:
     >>> run_table(ds).value.tolist()[:3]
     ['ch01', 'smoke', '4']
     """
+    if not isinstance(ds, xr.Dataset):
+        raise ValueError(f"ds={ds!r} is not allowed; use a chapter's results (Chapter.run(...))"[:300])
     a = ds.attrs
-    sources = json.loads(a.get("dataset_sources", "{}") or "{}")
+    try:
+        sources = json.loads(a.get("dataset_sources", "{}") or "{}")
+    except (TypeError, ValueError):
+        sources = None
+    if not isinstance(sources, dict):
+        raise ValueError(f"ds.attrs['dataset_sources']={a.get('dataset_sources')!r} is not allowed; it must be "
+                         "the JSON object Chapter.run writes (dataset name -> source)")
     rows = [("chapter", a.get("chapter", "?")), ("preset", a.get("preset", "?")),
             ("runs", str(a.get("n_runs", "?")))]
     rows += [(f"data: {k}", v) for k, v in sources.items()]

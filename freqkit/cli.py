@@ -43,7 +43,14 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     Traceback (most recent call last):
     ...
     freqkit.cli.CommandError: --set 'oops' is not allowed; use KEY=VALUE (VALUE as JSON, e.g. datasets='["mnist"]')
+    >>> parse_overrides(["fixed_lr=0.1", "fixed_lr=0.01"])
+    Traceback (most recent call last):
+    ...
+    freqkit.cli.CommandError: --set fixed_lr is given twice (0.1 and 0.01); give each key once
     """
+    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence) or not all(
+            isinstance(i, str) for i in items):
+        raise CommandError(f"items={items!r} is not allowed; use a list of 'KEY=VALUE' strings")
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -51,16 +58,24 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
             raise CommandError(f"--set {item!r} is not allowed; use KEY=VALUE (VALUE as JSON, "
                                "e.g. datasets='[\"mnist\"]')")
         try:
-            out[key] = json.loads(value)
+            parsed = json.loads(value)
         except json.JSONDecodeError:
-            out[key] = value
+            parsed = value
+        if key in out:
+            raise CommandError(f"--set {key} is given twice ({json.dumps(out[key])} and {json.dumps(parsed)}); "
+                               "give each key once")
+        out[key] = parsed
     return out
 
 
 def _chapter(name: str) -> Any:
-    from freqkit.experiments.scaffold import chapters
+    from freqkit.experiments.scaffold import Chapter, chapters
 
+    if isinstance(name, Chapter):
+        return name
     registry = chapters()
+    if not isinstance(name, str):
+        raise CommandError(f"chapter={name!r} is not allowed; use a Chapter or a chapter name of {registry.names()}")
     if name not in registry:
         raise CommandError(f"unknown chapter {name!r}; use one of {registry.names()}")
     return registry.get(name)
@@ -84,10 +99,12 @@ def status_report(chapter: Any, preset: str, results_dir: str | None = None,
     """Runs done / missing / failed of a chapter preset and the estimated cost of the missing ones.
 
     The estimate is the mean measured ``run_seconds`` of the finished runs times
-    the number missing (None when no run has finished yet).
+    the number missing (None when no run has finished yet). ``chapter`` is a
+    :class:`~freqkit.experiments.scaffold.Chapter` or its name.
     """
     from freqkit import sweep
 
+    chapter = _chapter(chapter)
     state = chapter.status(preset, results_dir, **overrides)
     seconds, failed = [], 0
     for path in state["done"]:
@@ -148,12 +165,40 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``freqkit run`` options of the Slurm executor: (attribute, default, smallest allowed value).
+_SLURM_OPTIONS: tuple[tuple[str, Any, float], ...] = (
+    ("gpus_per_task", 0, 0), ("cpus_per_task", 2, 1), ("mem_gb", 4.0, 0), ("time", 60, 1),
+    ("array_parallelism", 64, 1))
+
+
+def _slurm_options(args: argparse.Namespace) -> None:
+    """Refuse Slurm options without ``--executor slurm``; fill in their defaults and check their range."""
+    given = [name for name, _, _ in _SLURM_OPTIONS if getattr(args, name) is not None]
+    given += ["wait"] if args.wait else []
+    given += ["slurm_partition"] if args.slurm_partition is not None else []
+    if args.executor != "slurm":
+        if given:
+            option = "--" + given[0].replace("_", "-")
+            raise CommandError(f"{option} is not allowed with --executor {args.executor}; it applies only "
+                               "with --executor slurm")
+        return
+    for name, default, smallest in _SLURM_OPTIONS:
+        value = getattr(args, name)
+        if value is None:
+            setattr(args, name, default)
+        elif not (value >= smallest and value < float("inf")) or (name == "mem_gb" and value == 0):
+            option = "--" + name.replace("_", "-")
+            allowed = "> 0" if name == "mem_gb" else f">= {smallest}"
+            raise CommandError(f"{option} {value} is not allowed; use a value {allowed}")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from freqkit.device import resolve_device
 
     ch = _chapter(args.chapter)
     overrides = parse_overrides(args.set)
     ch.get_preset(args.preset)
+    _slurm_options(args)
     if args.executor == "slurm":
         from freqkit import slurm
 
@@ -177,6 +222,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
+    from freqkit.experiments.scaffold import chapters
+
+    registry = chapters()
+    common = [p for p in registry.get(registry.names()[0]).presets
+              if all(p in registry.get(n).presets for n in registry.names())]
+    if args.preset not in common:
+        raise CommandError(f"preset={args.preset!r} is not allowed for the book; use one of {common} "
+                           "(a preset every chapter has)")
     env = dict(os.environ, FREQKIT_BOOK_PRESET=args.preset)
     script = REPO_ROOT / "scripts" / "book.sh"
     if not script.is_file():
@@ -206,11 +259,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     slurm_opts = run.add_argument_group("slurm (with --executor slurm, through submitit)")
     slurm_opts.add_argument("--slurm-partition", default=None)
-    slurm_opts.add_argument("--gpus-per-task", type=int, default=0)
-    slurm_opts.add_argument("--cpus-per-task", type=int, default=2)
-    slurm_opts.add_argument("--mem-gb", type=float, default=4.0)
-    slurm_opts.add_argument("--time", type=int, default=60, help="minutes per task")
-    slurm_opts.add_argument("--array-parallelism", type=int, default=64)
+    slurm_opts.add_argument("--gpus-per-task", type=int, default=None, help="default 0")
+    slurm_opts.add_argument("--cpus-per-task", type=int, default=None, help="default 2")
+    slurm_opts.add_argument("--mem-gb", type=float, default=None, help="default 4")
+    slurm_opts.add_argument("--time", type=int, default=None, help="minutes per task (default 60)")
+    slurm_opts.add_argument("--array-parallelism", type=int, default=None, help="default 64")
     slurm_opts.add_argument("--wait", action="store_true", help="wait for every task to end")
 
     status = sub.add_parser("status", help="runs done / missing / failed and the cost left")

@@ -41,6 +41,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,15 @@ import xarray as xr
 from scipy.stats import spearmanr
 
 from freqkit import spectra
-from freqkit.experiments.scaffold import Chapter, describe_source, register
+from freqkit._validate import as_int, as_real
+from freqkit.experiments.scaffold import (
+    Chapter,
+    _short,
+    as_names,
+    describe_source,
+    register,
+    takes_results,
+)
 from freqkit.images import (
     CONTINUOUS_NOISE_F50,
     band_energy_fraction,
@@ -132,6 +141,12 @@ class ImageSetConfig:
     def __post_init__(self) -> None:
         if self.image_set not in IMAGE_SETS:
             raise ValueError(f"image_set={self.image_set!r} is not allowed; use one of {list(IMAGE_SETS)}")
+        if isinstance(self.n_images, np.integer):  # numpy integers are accepted (same config JSON)
+            object.__setattr__(self, "n_images", int(self.n_images))
+        for attr in ("n_examples", "n_lfc_examples", "noise_seed", "data_seed"):
+            minimum = 1 if attr.startswith("n_") else 0
+            object.__setattr__(self, attr, as_int(getattr(self, attr), attr, minimum=minimum))
+        object.__setattr__(self, "blur_sigma", as_real(self.blur_sigma, "blur_sigma"))
         if self.n_images is not None and not (isinstance(self.n_images, int) and self.n_images >= 2):
             raise ValueError(f"n_images must be None or an int >= 2, got {self.n_images!r}")
         if self.image_set.startswith("foolbox") and (self.n_images is None or self.n_images > 20):
@@ -158,8 +173,22 @@ class KernelConfig:
     kind: str = "kernels"
 
     def __post_init__(self) -> None:
-        if not self.kernel_sizes or any(not 1 <= k <= self.n for k in self.kernel_sizes):
-            raise ValueError(f"kernel_sizes must lie in 1..n={self.n}, got {self.kernel_sizes!r}")
+        object.__setattr__(self, "n", as_int(self.n, "n", minimum=1))
+        try:
+            sizes = tuple(as_int(k, "kernel_sizes") for k in self.kernel_sizes)
+        except (TypeError, ValueError):
+            sizes = ()
+        if not sizes or any(not 1 <= k <= self.n for k in sizes):
+            raise ValueError(f"kernel_sizes must be integers in 1..n={self.n}, got {self.kernel_sizes!r}")
+        object.__setattr__(self, "kernel_sizes", sizes)
+        try:
+            widths = tuple(as_real(w, "gaussian_widths", minimum=0, min_open=True) for w in self.gaussian_widths)
+        except (TypeError, ValueError):
+            widths = ()
+        if len(widths) != len(tuple(self.gaussian_widths)):
+            raise ValueError(f"gaussian_widths={self.gaussian_widths!r} is not allowed; use finite widths > 0 "
+                             "(σ = k / w)")
+        object.__setattr__(self, "gaussian_widths", widths)
 
 
 RunConfig = ImageSetConfig | KernelConfig
@@ -179,6 +208,13 @@ class Preset:
     blur_sigma: float = 1.0
     kernel_sizes: tuple[int, ...] = tuple(range(3, 33))
     notes: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n_foolbox", as_int(self.n_foolbox, "n_foolbox", minimum=2, maximum=20))
+        for attr in ("n_fashion_mnist", "n_cifar10"):
+            object.__setattr__(self, attr, as_int(getattr(self, attr), attr, minimum=2, allow_none=True))
+        for attr in ("n_examples", "n_lfc_examples"):
+            object.__setattr__(self, attr, as_int(getattr(self, attr), attr, minimum=1))
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -212,6 +248,7 @@ def configs(preset: str | Preset, *, available: Sequence[str] | None = None) -> 
     ['ImageSetConfig', 'KernelConfig']
     """
     p = CHAPTER.get_preset(preset)
+    available = as_names(available, "available")
     sizes = {"foolbox-cifar10": p.n_foolbox, "foolbox-imagenet": p.n_foolbox,
              "fashion-mnist": p.n_fashion_mnist, "cifar10": p.n_cifar10}
     runs: list[RunConfig] = [
@@ -239,6 +276,7 @@ def kernel_kappa(config: KernelConfig) -> xr.Dataset:
     >>> bool(abs(ds.kappa_high.sel(kernel_family="box") - ds.kappa_high_box_closed_form).max() < 1e-12)
     True
     """
+    _check_config(config, KernelConfig, "kernel_kappa")
     families = ["box"] + [f"gaussian-k/{w:g}" for w in config.gaussian_widths]
     kappa = np.empty((len(families), len(config.kernel_sizes)))
     for j, k in enumerate(config.kernel_sizes):
@@ -257,6 +295,23 @@ def kernel_kappa(config: KernelConfig) -> xr.Dataset:
     )
 
 
+def _check_config(config: Any, cls: type, fn: str) -> None:
+    if not isinstance(config, cls):
+        raise ValueError(f"config={_short(config)} is not allowed; {fn} takes one {cls.__name__} "
+                         "(see ch00.configs)")
+
+
+def _check_images(x: Any, name: str, like: torch.Tensor | None = None) -> None:
+    """``x`` is a floating ``(N, C, H, W)`` tensor (of ``like``'s shape when given)."""
+    ok = isinstance(x, torch.Tensor) and x.is_floating_point() and x.ndim == 4 and len(x) > 0
+    if ok and like is not None:
+        ok = tuple(x.shape) == tuple(like.shape)
+    if not ok:
+        what = f"tensor of shape {tuple(x.shape)}, {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+        want = f"shape {tuple(like.shape)}" if like is not None else "shape (N, C, H, W), N >= 1"
+        raise ValueError(f"{name}=<{what}> is not allowed; use a floating torch tensor of {want}")
+
+
 def match_pairs(query: torch.Tensor, query_labels: torch.Tensor,
                 pool: torch.Tensor, pool_labels: torch.Tensor) -> torch.Tensor:
     """Index into ``pool`` of each query's nearest image (ℓ2) with the same label.
@@ -267,6 +322,14 @@ def match_pairs(query: torch.Tensor, query_labels: torch.Tensor,
     >>> match_pairs(pool[[2, 0]] + 0.1, torch.tensor([0, 0]), pool, torch.tensor([0, 0, 0, 1])).tolist()
     [2, 0]
     """
+    _check_images(query, "query")
+    _check_images(pool, "pool")
+    if pool.shape[1:] != query.shape[1:]:
+        raise ValueError(f"pool has images of shape {tuple(pool.shape[1:])}; allowed: the query's "
+                         f"{tuple(query.shape[1:])}")
+    for name, labels, images in (("query_labels", query_labels, query), ("pool_labels", pool_labels, pool)):
+        if not isinstance(labels, torch.Tensor) or labels.shape != (len(images),):
+            raise ValueError(f"{name}={_short(labels)} is not allowed; use a ({len(images)},) label tensor")
     q, p = query.flatten(1).double(), pool.flatten(1).double()
     dist = q.square().sum(1, keepdim=True) + p.square().sum(1) - 2 * q @ p.T
     dist = dist.masked_fill(query_labels[:, None] != pool_labels[None, :], math.inf)
@@ -291,6 +354,10 @@ def jpeg_pair_metrics(exact: torch.Tensor, other: torch.Tensor, index: torch.Ten
     >>> np.round(m["pair_psnr"][1], 6).tolist(), m["pair_test_index"][1].tolist()
     ([40.0, 40.0], [5, 7])
     """
+    _check_images(exact, "exact")
+    _check_images(other, "other", like=exact)
+    if not isinstance(index, torch.Tensor) or index.shape != (len(exact),):
+        raise ValueError(f"index={_short(index)} is not allowed; use a ({len(exact)},) tensor of source indices")
     pair = ("pair",)
     return {
         "pair_f50_exact": _var(pair, image_f50(exact), "cycles/pixel", "f50 of the exact sample"),
@@ -322,6 +389,8 @@ def image_set_metrics(x: torch.Tensor, config: ImageSetConfig, *, description: s
     >>> ds.f50.dims, int(ds.image_size), bool((ds.f50 < ds.f50_noise).all())
     (('sample',), 8, True)
     """
+    _check_images(x, "x")
+    _check_config(config, ImageSetConfig, "image_set_metrics")
     n = x.shape[-1]
     noise = white_noise(tuple(x.shape), config.noise_seed, x.dtype)
     blurred = gaussian_blur(x, config.blur_sigma)
@@ -392,6 +461,7 @@ def load_image_set(config: ImageSetConfig) -> tuple[torch.Tensor, torch.Tensor, 
     """
     from freqkit import data
 
+    _check_config(config, ImageSetConfig, "load_image_set")
     if config.image_set.startswith("foolbox-"):
         import foolbox
 
@@ -420,6 +490,12 @@ def available_image_sets(preset: Preset | str | None = None, *,
     >>> list(ok), missing, ok["foolbox-cifar10"].startswith("foolbox")
     (['foolbox-cifar10'], {}, True)
     """
+    given = names
+    names = as_names(names, "names", allow_none=False)
+    unknown = [n for n in names if n not in IMAGE_SETS]
+    if unknown:
+        raise ValueError(f"names={_short(given)} is not allowed: {unknown[0]!r} is no image set; use names "
+                         f"of {list(IMAGE_SETS)}")
     ok: dict[str, str] = {}
     missing: dict[str, str] = {}
     for name in names:
@@ -448,6 +524,7 @@ def run_image_set(config: ImageSetConfig) -> xr.Dataset:
     from freqkit.results import provenance
     from freqkit.sweep import expand_run_dims
 
+    _check_config(config, ImageSetConfig, "run_image_set")
     start = time.perf_counter()
     x, _, source, checksum, selection = load_image_set(config)
     ds = image_set_metrics(x, config, description=describe_source(source, checksum), selection=selection)
@@ -464,6 +541,7 @@ def run_kernels(config: KernelConfig) -> xr.Dataset:
     """The kernel run: :func:`kernel_kappa` with provenance (no dataset)."""
     from freqkit.results import provenance
 
+    _check_config(config, KernelConfig, "run_kernels")
     start = time.perf_counter()
     ds = kernel_kappa(config)
     ds["kernel_compute_seconds"] = _var((), time.perf_counter() - start, "s", "wall time of the kernel run")
@@ -505,8 +583,11 @@ def combine_datasets(runs: Sequence[xr.Dataset], names: Sequence[str | os.PathLi
     """
     from freqkit.results import check_duplicate_runs
 
-    if len(runs) != len(names) or not runs:
-        raise ValueError(f"runs and names must be non-empty and of equal length, got {len(runs)} and {len(names)}")
+    if not isinstance(runs, (list, tuple)) or not runs or not all(isinstance(r, xr.Dataset) for r in runs):
+        raise ValueError(f"runs={_short(runs)} is not allowed; use a non-empty list of chapter-0 run datasets")
+    if not isinstance(names, (list, tuple)) or len(runs) != len(names):
+        raise ValueError(f"names={_short(names)} is not allowed; use one name per run ({len(runs)} runs, "
+                         f"got {len(names) if isinstance(names, (list, tuple)) else type(names).__name__})")
     images = [(r, n) for r, n in zip(runs, names) if "image_set" in r.dims]
     kernels = [(r, n) for r, n in zip(runs, names) if "image_set" not in r.dims]
     for group, dim in ((images, "image_set"), (kernels, "kernel_run")):
@@ -547,7 +628,7 @@ def combine(paths: Sequence[str | os.PathLike[str]]) -> xr.Dataset:
                          "(e.g. sorted(Path(folder).glob('*.nc'))), not one path")
     unique = list(dict.fromkeys(Path(p) for p in paths))
     if not unique:
-        raise ValueError("paths is empty; pass at least one chapter-0 run file")
+        raise ValueError(f"paths={_short(paths)} is not allowed: it is empty; pass at least one chapter-0 run file")
     return combine_datasets([load_results(p) for p in unique], unique)
 
 
@@ -556,6 +637,7 @@ def _sets(ds: xr.Dataset) -> list[str]:
     return [str(s) for s in ds.image_set.values]
 
 
+@takes_results("ch00")
 def image_set_table(ds: xr.Dataset) -> pd.DataFrame:
     """One row per image set: number of images, size, source (kind, file name, checksum), selection.
 
@@ -573,6 +655,7 @@ def image_set_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@takes_results("ch00")
 def f50_table(ds: xr.Dataset) -> pd.DataFrame:
     """Mean f50 per image set (cycles/pixel): images, DC kept, blurred, white noise (± sd), references.
 
@@ -593,6 +676,7 @@ def f50_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@takes_results("ch00", requires=("image_set",))
 def jpeg_finding(ds: xr.Dataset) -> dict[str, float] | None:
     """Paired f50 / high-band energy of foolbox's exact CIFAR-10 samples vs the CIFAR-10 source.
 
@@ -633,6 +717,11 @@ def jpeg_table(jf: dict[str, float]) -> pd.DataFrame:
     >>> jpeg_table(jpeg_finding(_toy_run())).iloc[0].tolist()
     ['matched pairs / mean PSNR', '20', '40.0 dB']
     """
+    keys = ("matched", "psnr_mean", "f50_exact", "f50_source", "f50_diff_mean", "f50_diff_se",
+            "f50_diff_lower_count", "high_exact", "high_source", "f50_error")
+    if not isinstance(jf, dict) or any(k not in jf for k in keys):
+        raise ValueError(f"jf={_short(jf)} is not allowed; use the dict of jpeg_finding(ds) (which is None "
+                         "when the results have no cifar10 pairs: show no table then)")
     return pd.DataFrame([
         ("matched pairs / mean PSNR", str(jf["matched"]), f"{jf['psnr_mean']:.1f} dB"),
         ("f50 (cycles/pixel)", f"{jf['f50_exact']:.4f}", f"{jf['f50_source']:.4f}"),
@@ -656,6 +745,7 @@ def _kappa_stats(ds: xr.Dataset) -> dict[str, dict[str, float]]:
     return out
 
 
+@takes_results("ch00")
 def claims_table(ds: xr.Dataset, *, noise_tolerance: float = 0.01,
                  closed_form_tolerance: float = 1e-6) -> pd.DataFrame:
     """Claim-vs-measurement rows (kind | claim | measured | holds) from the loaded results.
@@ -733,6 +823,7 @@ def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+@takes_results("ch00")
 def findings(ds: xr.Dataset) -> dict[str, str]:
     """Text of every measured number (and outcome-dependent phrase) in the chapter's prose.
 

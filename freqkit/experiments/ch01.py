@@ -25,13 +25,20 @@ from dataclasses import dataclass
 import pandas as pd
 import xarray as xr
 
+from freqkit._validate import as_real
 from freqkit.experiments.common import (
     RunConfig,
     SweepPreset,
     combine_mixed_runs,
     run_model_experiment,
 )
-from freqkit.experiments.scaffold import Chapter, register
+from freqkit.experiments.scaffold import (
+    Chapter,
+    as_names,
+    check_sweep_preset,
+    register,
+    takes_results,
+)
 from freqkit.train import TrainConfig
 
 __all__ = ["CHAPTER", "PRESETS", "Preset", "accuracy_table", "claims_table", "configs", "get_preset",
@@ -49,6 +56,10 @@ TRAINED_ACCURACY = 0.3
 class Preset(SweepPreset):
     """Size of the chapter-1 sweep (grid = datasets × models × depths × nonlinearities × seeds;
     FC and FKC, :class:`~freqkit.experiments.common.SweepPreset`)."""
+
+    def __post_init__(self) -> None:
+        getattr(super(), "__post_init__", lambda: None)()
+        check_sweep_preset(self)
 
 
 #: The chapter's presets by name: ``smoke`` (CI), ``cpu`` (a reduced reproduction on a 2-core CPU), ``paper`` (the paper's scale).
@@ -91,10 +102,11 @@ def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None) -
     >>> len(configs("cpu"))
     48
     """
-    return CHAPTER.get_preset(preset).run_configs(available)
+    return CHAPTER.get_preset(preset).run_configs(as_names(available, "available"))
 
 
 # --------------------------------------------------------------------------- analysis (pure)
+@takes_results("ch01")
 def norm_summary(ds: xr.Dataset, epsilon: float) -> xr.Dataset:
     """Figure-2 quantities per (dataset, nonlinearity, model, depth, seed).
 
@@ -108,6 +120,9 @@ def norm_summary(ds: xr.Dataset, epsilon: float) -> xr.Dataset:
     1 and √(C·H·W·K)) and ``beta_l2_per_margin = ‖β‖₂ / margin_median``.
     Runs flagged ``failed`` by the trainer are NaN (left out of the means).
     """
+    epsilon = as_real(epsilon, "epsilon")
+    if "epsilon" in ds.dims and epsilon not in ds.epsilon.values:
+        raise ValueError(f"epsilon={epsilon!r} is not in the results; use one of {ds.epsilon.values.tolist()}")
     sel = ds.squeeze("kernel_size", drop=True) if "kernel_size" in ds.dims else ds
     d = sel.sel(epsilon=epsilon)
     d = d.where(d.failed == 0)  # runs stuck at chance after all retries are left out
@@ -127,6 +142,7 @@ def norm_summary(ds: xr.Dataset, epsilon: float) -> xr.Dataset:
     return out
 
 
+@takes_results("ch01")
 def claims_table(ds: xr.Dataset, epsilon: float) -> pd.DataFrame:
     """Claim-vs-measurement rows (seed means) for every dataset and nonlinearity.
 
@@ -174,6 +190,7 @@ def claims_table(ds: xr.Dataset, epsilon: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@takes_results("ch01")
 def accuracy_table(ds: xr.Dataset) -> pd.DataFrame:
     """Test accuracy (seed mean) per dataset, nonlinearity and model (rows) and depth (columns).
 

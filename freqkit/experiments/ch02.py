@@ -37,9 +37,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from freqkit.experiments import common
 from freqkit._validate import as_bool, as_real
-from freqkit.experiments.scaffold import Chapter, as_names, check_sweep_preset, register, takes_results
+from freqkit.experiments import common
+from freqkit.experiments.scaffold import (
+    Chapter,
+    as_names,
+    check_sweep_preset,
+    register,
+    takes_results,
+)
 from freqkit.train import TrainConfig
 
 __all__ = ["CHAPTER", "F50_VARS", "MODEL_ORDER", "PRESETS", "STRONG_CORRELATION",

@@ -46,8 +46,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from freqkit._validate import as_int, as_real
 from freqkit.experiments.common import RunConfig, SweepPreset, run_model_experiment
-from freqkit.experiments.scaffold import Chapter, check_first_available, register
+from freqkit.experiments.scaffold import (
+    Chapter,
+    _short,
+    as_ints,
+    as_names,
+    check_first_available,
+    check_sweep_preset,
+    register,
+    takes_results,
+)
 from freqkit.train import TrainConfig
 
 __all__ = [
@@ -104,6 +114,13 @@ class Preset(SweepPreset):
     models: tuple[str, ...] = ("lkc",)
     depths: tuple[int, ...] = (1, 3)
     nonlinearities: tuple[str, ...] = ("linear",)
+
+    def __post_init__(self) -> None:
+        getattr(super(), "__post_init__", lambda: None)()
+        check_sweep_preset(self)
+        object.__setattr__(self, "image_size", as_int(self.image_size, "image_size", minimum=1))
+        object.__setattr__(self, "kernel_sizes", as_ints(self.kernel_sizes, "kernel_sizes", minimum=1,
+                                                         maximum=self.image_size))
 
     def run_configs(self, available: Sequence[str] | None = None, *,
                     datasets: Sequence[str] | str | None = None,
@@ -172,7 +189,10 @@ def _dataset_names(p: Preset, datasets: Sequence[str] | str | None) -> tuple[str
 
     if datasets is None:
         return tuple(p.datasets)
-    names = (datasets,) if isinstance(datasets, str) else tuple(datasets)
+    try:
+        names = as_names(datasets, "datasets")
+    except ValueError:
+        names = ()
     if not names or any(n not in DATASETS.names() for n in names):
         raise ValueError(f"datasets={datasets!r} is not allowed; use a non-empty sequence of "
                          f"{DATASETS.names()}")
@@ -183,11 +203,12 @@ def _train_config(p: Preset, fixed_lr: float | None) -> TrainConfig:
     """The preset's training, or every attempt at ``fixed_lr`` without retries."""
     if fixed_lr is None:
         return p.train
-    if isinstance(fixed_lr, bool) or not isinstance(fixed_lr, (int, float)) or not (
-            0 < float(fixed_lr) < math.inf):
+    try:
+        lr = as_real(fixed_lr, "fixed_lr", minimum=0, min_open=True)  # numpy scalars accepted
+    except ValueError:
         raise ValueError(f"fixed_lr={fixed_lr!r} is not allowed; use a positive finite float "
-                         "or None (the preset's rate with the retry rule)")
-    return replace(p.train, lr=float(fixed_lr), max_retries=0)
+                         "or None (the preset's rate with the retry rule)") from None
+    return replace(p.train, lr=float(lr), max_retries=0)
 
 
 def configs(preset: str | Preset, *, available: Sequence[str] | None = None,
@@ -229,7 +250,8 @@ def configs(preset: str | Preset, *, available: Sequence[str] | None = None,
     ...
     ValueError: datasets=['cifar-10'] is not allowed; use a non-empty sequence of ['cifar10', ...]
     """
-    return CHAPTER.get_preset(preset).run_configs(available, datasets=datasets, fixed_lr=fixed_lr)
+    return CHAPTER.get_preset(preset).run_configs(as_names(available, "available"), datasets=datasets,
+                                                  fixed_lr=fixed_lr)
 
 
 def settings_table(preset: str | Preset, dataset: str, *, fixed_lr: float | None = None
@@ -243,6 +265,10 @@ def settings_table(preset: str | Preset, dataset: str, *, fixed_lr: float | None
     ('fashion-mnist, grayscale, zero-padded to 32×32', '0.01 for every run (no retries)')
     """
     p = CHAPTER.get_preset(preset)
+    from freqkit.data import DATASETS
+
+    if not isinstance(dataset, str) or dataset not in DATASETS.names():
+        raise ValueError(f"dataset={_short(dataset)} is not allowed; use one of {DATASETS.names()}")
     cfg = configs(p, available=(dataset,), datasets=(dataset,), fixed_lr=fixed_lr)[0]
     t = cfg.train
     retry = ", ×".join(f"{f:g}" for f in t.lr_retry_factors[1:1 + t.max_retries])
@@ -266,16 +292,23 @@ def settings_table(preset: str | Preset, dataset: str, *, fixed_lr: float | None
 
 
 # --------------------------------------------------------------------------- linear theory (pure)
+def _is_int(value: Any) -> bool:
+    """A Python or NumPy integer (not a bool)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def _band_half_width(kappa_k: int, n: int) -> int:
-    if isinstance(kappa_k, bool) or not isinstance(kappa_k, int) or not 1 <= kappa_k <= n:
+    if not _is_int(n) or n < 1:
+        raise ValueError(f"n={n!r} is not allowed; use a positive int")
+    if not _is_int(kappa_k) or not 1 <= kappa_k <= n:
         raise ValueError(f"kappa_k={kappa_k!r} is not allowed; use an int 1 <= kappa_k <= n={n}")
     return kappa_k // 2
 
 
 def _check_kernel(k: int, n: int, name: str = "k") -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if not _is_int(n) or n < 1:
         raise ValueError(f"n={n!r} is not allowed; use a positive int")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n:
+    if not _is_int(k) or not 1 <= k <= n:
         raise ValueError(f"{name}={k!r} is not allowed; use an int 1 <= {name} <= n={n}")
 
 
@@ -298,7 +331,7 @@ def box_kappa_high(k: int, n: int, kappa_k: int, depth: int = 1) -> float:
     """
     _check_kernel(k, n)
     b = _band_half_width(kappa_k, n)
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+    if not _is_int(depth) or depth < 1:
         raise ValueError(f"depth={depth!r} is not allowed; use an int >= 1")
     m = np.arange(n) - n // 2
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -353,8 +386,10 @@ def random_kernel_kappa_high(k: int, n: int, kappa_k: int, depth: int = 1, *,
     """
     _check_kernel(k, n)
     b = _band_half_width(kappa_k, n)
-    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 2:
+    if not _is_int(draws) or draws < 2:
         raise ValueError(f"draws={draws!r} is not allowed; use an int >= 2")
+    if not _is_int(depth) or depth < 1:
+        raise ValueError(f"depth={depth!r} is not allowed; use an int >= 1")
     rng = np.random.default_rng(seed)
     kernels = np.zeros((draws, depth, n, n))
     kernels[:, :, :k, :k] = rng.standard_normal((draws, depth, k, k))
@@ -380,8 +415,8 @@ def theory_curves(kernel_sizes: tuple[int, ...] | list[int], depths: tuple[int, 
     >>> bool((th.bound <= th.box + 1e-12).all())            # nothing beats the bound
     True
     """
-    ks = [int(k) for k in kernel_sizes]
-    ls = [int(d) for d in depths]
+    ks = list(as_ints(kernel_sizes, "kernel_sizes", minimum=1))
+    ls = list(as_ints(depths, "depths", minimum=1))
     box = np.array([[box_kappa_high(k, n, kappa_k, L) for k in ks] for L in ls])
     bound = np.array([[uncertainty_kappa_bound(min(n, L * (k - 1) + 1), n, kappa_k) for k in ks]
                       for L in ls])
@@ -417,6 +452,7 @@ def flat_kappa_high(n: int, kappa_k: int) -> float:
     return 1.0 - ((2 * b + 1) / n) ** 2
 
 
+@takes_results("ch03")
 def kappa_summary(ds: xr.Dataset, epsilon: float | None = None) -> xr.Dataset:
     """Per-run quantities of the chapter with dims (depth, kernel_size, seed).
 
@@ -483,6 +519,7 @@ def _kept_rates(values: np.ndarray) -> list[float]:
                    if np.isfinite(x)}, reverse=True)
 
 
+@takes_results("ch03", "summary", requires=("depth", "kernel_size"), what="kappa_summary of the results")
 def grid_table(summary: xr.Dataset, var: str,
                cell: Callable[[np.ndarray], str] | None = None) -> pd.DataFrame:
     """``var`` of :func:`kappa_summary` as a table: one row per depth, one column per kernel size.
@@ -500,12 +537,16 @@ def grid_table(summary: xr.Dataset, var: str,
         return f"{v.mean():.3f}" if v.size else ""
 
     cell = cell or mean3
+    if not isinstance(var, str) or var not in summary.data_vars:
+        raise ValueError(f"var={_short(var)} is not allowed; use a variable of the summary: "
+                         f"{list(map(str, summary.data_vars))}")
     da = summary[var].transpose("depth", "kernel_size", "seed")
     rows = [[f"L = {int(L)}"] + [cell(np.asarray(da.sel(depth=L, kernel_size=k).values, float))
                                  for k in da.kernel_size.values] for L in da.depth.values]
     return pd.DataFrame(rows, columns=["depth"] + [f"k = {int(k)}" for k in da.kernel_size.values])
 
 
+@takes_results("ch03", "summary", requires=("depth", "kernel_size"), what="kappa_summary of the results")
 def lr_table(summary: xr.Dataset) -> pd.DataFrame:
     """Learning rate of the kept training attempt per depth and kernel size (all seeds).
 
@@ -528,6 +569,7 @@ def _rate_depends_on_k(summary: xr.Dataset, depth: Any) -> bool:
         for k in summary.kernel_size.values}) > 1
 
 
+@takes_results("ch03", "summary", requires=("depth", "kernel_size"), what="kappa_summary of the results")
 def training_facts(summary: xr.Dataset) -> dict[str, Any]:
     """How the runs trained, as numbers for the prose.
 
@@ -572,6 +614,7 @@ def training_facts(summary: xr.Dataset) -> dict[str, Any]:
     }
 
 
+@takes_results("ch03", "summary", requires=("depth", "kernel_size"), what="kappa_summary of the results")
 def same_rate_trends(summary: xr.Dataset) -> pd.DataFrame:
     """κ_high vs kernel size among the kernel sizes that kept one learning rate (per depth).
 
@@ -622,6 +665,7 @@ def _holds(h: bool | None) -> str:
     return "n/a" if h is None else "yes" if h else "no"
 
 
+@takes_results("ch03")
 def claims_table(ds: xr.Dataset, epsilon: float | None = None,
                  theory: xr.Dataset | None = None) -> pd.DataFrame:
     """Claim-vs-measurement rows (claim | measured | holds | source) from the combined results.
@@ -687,6 +731,7 @@ def claims_table(ds: xr.Dataset, epsilon: float | None = None,
     return df
 
 
+@takes_results("ch03", "theory", requires=("box", "bound"), what="theory_curves(...)")
 def theory_claims(theory: xr.Dataset) -> pd.DataFrame:
     """The claims' trends in the linear theory (:func:`theory_curves`; box kernel).
 
@@ -713,6 +758,7 @@ def theory_claims(theory: xr.Dataset) -> pd.DataFrame:
                         index=[r[0] for r in rows])
 
 
+@takes_results("ch03", "theory", requires=("box", "bound"), what="theory_curves(...)")
 def theory_notes(theory: xr.Dataset, *, zero: float = 1e-3) -> dict[str, str]:
     """Sentences and numbers about the linear-theory curves for the chapter's prose.
 
@@ -779,6 +825,10 @@ def verdict(claims: pd.DataFrame, facts: dict[str, Any]) -> str:
     >>> text.startswith("**Verdict: reproduced at this preset")
     True
     """
+    if not isinstance(claims, pd.DataFrame) or not {"source", "holds"} <= set(claims.columns):
+        raise ValueError(f"claims={_short(claims)} is not allowed; use the table of claims_table(ds)")
+    if not isinstance(facts, dict):
+        raise ValueError(f"facts={_short(facts)} is not allowed; use the dict of training_facts(summary)")
     paper = claims[claims.source == PAPER_SOURCE]
     judged = paper[paper.holds != "n/a"]
     holds = judged.holds == "yes"

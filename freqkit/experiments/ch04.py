@@ -39,9 +39,19 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from freqkit._validate import as_bool, as_int, as_real
 from freqkit.device import current_device, describe_device
 from freqkit.experiments.common import _UNITS_LONG_NAMES as _COMMON_UNITS
-from freqkit.experiments.scaffold import Chapter, check_first_available, register
+from freqkit.experiments.scaffold import (
+    Chapter,
+    _set_fields,
+    _short,
+    as_ints,
+    as_names,
+    check_first_available,
+    register,
+    takes_results,
+)
 from freqkit.train import TrainConfig
 
 __all__ = [
@@ -109,6 +119,14 @@ class ModelSpec:
     channels: int | None = None
     kernel_size: int | None = None
 
+    def __post_init__(self) -> None:
+        from freqkit.models import MODELS
+
+        if self.name not in MODELS.names():
+            raise ValueError(f"name={_short(self.name)} is not allowed; use one of {MODELS.names()}")
+        _set_fields(self, channels=as_int(self.channels, "channels", minimum=1, allow_none=True),
+                    kernel_size=as_int(self.kernel_size, "kernel_size", minimum=1, allow_none=True))
+
 
 @dataclass(frozen=True)
 class StegoRunConfig:
@@ -174,6 +192,21 @@ class StegoRunConfig:
     n_examples: int = 4
 
     def __post_init__(self) -> None:
+        from freqkit.models import MODELS
+
+        if not isinstance(self.dataset, str) or not self.dataset:  # its data are looked up at run time
+            raise ValueError(f"dataset={_short(self.dataset)} is not allowed; use a dataset name (str)")
+        if self.model not in MODELS.names():
+            raise ValueError(f"model={_short(self.model)} is not allowed; use one of {MODELS.names()}")
+        if self.nonlinearity not in ("linear", "relu"):
+            raise ValueError(f"nonlinearity={_short(self.nonlinearity)} is not allowed; use 'linear' or 'relu'")
+        _set_fields(self, grayscale=as_bool(self.grayscale, "grayscale"),
+                    depth=as_int(self.depth, "depth", minimum=1),
+                    band_lo=as_real(self.band_lo, "band_lo"), band_hi=as_real(self.band_hi, "band_hi", finite=False),
+                    epsilon=as_real(self.epsilon, "epsilon", finite=False),
+                    **{a: as_int(getattr(self, a), a, minimum=0) for a in ("seed", "data_seed", "feature_seed")},
+                    **{a: as_int(getattr(self, a), a, minimum=1, allow_none=True)
+                       for a in ("n_train", "n_val", "n_test", "channels", "kernel_size")})
         if self.band not in _BAND_NAMES:
             raise ValueError(f"band={self.band!r} is not allowed; use one of {_BAND_NAMES}")
         if self.band != "clean":
@@ -241,6 +274,33 @@ class Preset:
     n_examples: int = 4
     notes: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        from freqkit.data import DATASETS
+
+        names = as_names(self.datasets, "datasets", allow_none=False, allow_empty=False)
+        if any(n not in DATASETS.names() for n in names):
+            raise ValueError(f"datasets={_short(self.datasets)} is not allowed; use names of {DATASETS.names()}")
+        bands = as_names(self.bands, "bands", allow_none=False, allow_empty=False) \
+            if isinstance(self.bands, (list, tuple)) else ()
+        if not bands or any(b not in _BAND_NAMES for b in bands):
+            raise ValueError(f"bands={_short(self.bands)} is not allowed; use a non-empty tuple of {_BAND_NAMES}")
+        if not isinstance(self.models, (list, tuple)) or not self.models or not all(
+                isinstance(m, ModelSpec) for m in self.models):
+            raise ValueError(f"models={_short(self.models)} is not allowed; use a non-empty tuple of ModelSpec")
+        if not isinstance(self.train, TrainConfig):
+            raise ValueError(f"train={_short(self.train)} is not allowed; use a freqkit.train.TrainConfig")
+        if self.nonlinearity not in ("linear", "relu"):
+            raise ValueError(f"nonlinearity={_short(self.nonlinearity)} is not allowed; use 'linear' or 'relu'")
+        _set_fields(self, datasets=names, bands=bands, models=tuple(self.models),
+                    seeds=as_ints(self.seeds, "seeds", minimum=0),
+                    epsilon=as_real(self.epsilon, "epsilon", minimum=0, min_open=True),
+                    depth=as_int(self.depth, "depth", minimum=1),
+                    grayscale=as_bool(self.grayscale, "grayscale"),
+                    feature_seed=as_int(self.feature_seed, "feature_seed", minimum=0),
+                    n_examples=as_int(self.n_examples, "n_examples", minimum=1),
+                    **{a: as_int(getattr(self, a), a, minimum=1, allow_none=True)
+                       for a in ("n_train", "n_val", "n_test")})
+
 
 _MODELS_CPU = (ModelSpec("fkc", channels=8), ModelSpec("lc", channels=2, kernel_size=3),
                ModelSpec("lkc", channels=8, kernel_size=3))
@@ -295,6 +355,7 @@ def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None
     []
     """
     p = CHAPTER.get_preset(preset)
+    available = as_names(available, "available")
     names = [d for d in p.datasets if available is None or d in available][:1]
     return [
         StegoRunConfig(
@@ -361,6 +422,8 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
     :func:`freqkit.results.provenance` of ``cfg``, the band edges and ε, and
     the training attempts (:func:`freqkit.experiments.common.training_attempt_attrs`).
     """
+    if not isinstance(cfg, StegoRunConfig):
+        raise ValueError(f"cfg={_short(cfg)} is not allowed; use a StegoRunConfig (ch04.configs(preset))")
     import torch
 
     from freqkit import models, results, stego, sweep, train
@@ -460,6 +523,7 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
 
 
 # --------------------------------------------------------------------------- analysis (pure)
+@takes_results("ch04")
 def gain_summary(ds: xr.Dataset) -> xr.Dataset:
     """Test accuracy and gain over clean training, per model and band, over seeds.
 
@@ -536,6 +600,7 @@ def _bands(ds: xr.Dataset) -> list[str]:
     return [b for b in _BAND_NAMES if b in ds.band.values]
 
 
+@takes_results("ch04")
 def table1(ds: xr.Dataset) -> pd.DataFrame:
     """The paper's table 1 next to ours: one row per (model, band).
 
@@ -569,6 +634,7 @@ def table1(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@takes_results("ch04")
 def swap_table(ds: xr.Dataset) -> pd.DataFrame:
     """The swap test per (model, shortcut band), seed means.
 
@@ -594,6 +660,7 @@ def swap_table(ds: xr.Dataset) -> pd.DataFrame:
     ])
 
 
+@takes_results("ch04")
 def claims_table(ds: xr.Dataset, *, low_band_accuracy: float = 0.95,
                  psnr_floor_db: float = 30.0, small_gain: float = 0.05) -> pd.DataFrame:
     """Claim-vs-measurement rows (``claim``, ``paper``, ``measured``, ``holds``).
@@ -653,6 +720,7 @@ def claims_table(ds: xr.Dataset, *, low_band_accuracy: float = 0.95,
     return pd.DataFrame(rows, columns=["claim", "paper", "measured", "holds"])
 
 
+@takes_results("ch04")
 def verdict(ds: xr.Dataset, claims: pd.DataFrame | None = None) -> str:
     """A Markdown verdict generated from the results and :func:`claims_table`.
 

@@ -54,8 +54,17 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from freqkit._validate import as_bool, as_int, as_real
 from freqkit.experiments.common import combine_mixed_runs
-from freqkit.experiments.scaffold import Chapter, register
+from freqkit.experiments.scaffold import (
+    Chapter,
+    _set_fields,
+    _short,
+    as_ints,
+    as_names,
+    register,
+    takes_results,
+)
 from freqkit.train import TrainConfig
 
 __all__ = [
@@ -113,10 +122,9 @@ class AttackSetting:
         spec = ATTACKS.get(self.name)
         if spec.kind != "fixed-epsilon":
             raise ValueError(f"name={self.name!r} is not allowed; use a PGD attack")
-        if not (self.epsilon > 0 and np.isfinite(self.epsilon)):
-            raise ValueError(f"epsilon={self.epsilon!r} is not allowed; use a finite budget > 0")
-        if not isinstance(self.steps, int) or self.steps < 1:
-            raise ValueError(f"steps={self.steps!r} is not allowed; use an int >= 1")
+        _set_fields(self, epsilon=as_real(self.epsilon, "epsilon", minimum=0, min_open=True),
+                    steps=as_int(self.steps, "steps", minimum=1),
+                    rel_stepsize=as_real(self.rel_stepsize, "rel_stepsize", minimum=0, min_open=True))
         if self.steps * self.rel_stepsize < 1:
             raise ValueError(f"steps * rel_stepsize = {self.steps * self.rel_stepsize} < 1: PGD "
                              "cannot reach epsilon; raise rel_stepsize")
@@ -136,6 +144,13 @@ class ArchSetting:
     name: str
     width: int
     depth: int
+
+    def __post_init__(self) -> None:
+        from freqkit.archs import ARCHS
+
+        if self.name not in ARCHS.names():
+            raise ValueError(f"name={_short(self.name)} is not allowed; use one of {ARCHS.names()}")
+        _set_fields(self, width=as_int(self.width, "width", minimum=1), depth=as_int(self.depth, "depth", minimum=1))
 
 
 @dataclass(frozen=True)
@@ -164,6 +179,16 @@ class ImageNetRunConfig:
         from freqkit.imagenet import IMAGENET_MODELS
 
         IMAGENET_MODELS.get(self.model)
+        if not isinstance(self.attacks, (list, tuple)) or not self.attacks or not all(
+                isinstance(a, AttackSetting) for a in self.attacks):
+            raise ValueError(f"attacks={_short(self.attacks)} is not allowed; use a non-empty tuple of AttackSetting")
+        _set_fields(self, attacks=tuple(self.attacks), n_boot=as_int(self.n_boot, "n_boot", minimum=1),
+                    ci=as_real(self.ci, "ci", minimum=0, maximum=1, min_open=True, max_open=True),
+                    seed=as_int(self.seed, "seed", minimum=0),
+                    batch_size=as_int(self.batch_size, "batch_size", minimum=1),
+                    pretrained=as_bool(self.pretrained, "pretrained"), tiny=as_bool(self.tiny, "tiny"),
+                    n_images=as_int(self.n_images, "n_images", minimum=1),
+                    min_accuracy=as_real(self.min_accuracy, "min_accuracy", minimum=0, maximum=1))
         if self.images not in IMAGE_SOURCES:
             raise ValueError(f"images={self.images!r} is not allowed; use one of {IMAGE_SOURCES}")
         if self.images == "foolbox" and not 1 <= self.n_images <= 20:
@@ -189,6 +214,24 @@ class CifarRunConfig:
     batch_size: int = 64
     kind: str = "cifar"
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.arch, ArchSetting):
+            raise ValueError(f"arch={_short(self.arch)} is not allowed; use an ArchSetting")
+        if not isinstance(self.dataset, str) or not self.dataset:  # its data are looked up at run time
+            raise ValueError(f"dataset={_short(self.dataset)} is not allowed; use a dataset name (str)")
+        if not isinstance(self.train, TrainConfig):
+            raise ValueError(f"train={_short(self.train)} is not allowed; use a freqkit.train.TrainConfig")
+        if not isinstance(self.attacks, (list, tuple)) or not self.attacks or not all(
+                isinstance(a, AttackSetting) for a in self.attacks):
+            raise ValueError(f"attacks={_short(self.attacks)} is not allowed; use a non-empty tuple of AttackSetting")
+        _set_fields(self, attacks=tuple(self.attacks), n_boot=as_int(self.n_boot, "n_boot", minimum=1),
+                    ci=as_real(self.ci, "ci", minimum=0, maximum=1, min_open=True, max_open=True),
+                    seed=as_int(self.seed, "seed", minimum=0),
+                    batch_size=as_int(self.batch_size, "batch_size", minimum=1),
+                    n_attack=as_int(self.n_attack, "n_attack", minimum=1),
+                    data_seed=as_int(self.data_seed, "data_seed", minimum=0),
+                    **{a: as_int(getattr(self, a), a, minimum=1, allow_none=True) for a in ("n_train", "n_val", "n_test")})
+
 
 @dataclass(frozen=True, kw_only=True)
 class Preset:
@@ -213,6 +256,13 @@ class Preset:
     notes: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
+        _set_fields(self, seeds=as_ints(self.seeds, "seeds", minimum=0),
+                    pretrained=as_bool(self.pretrained, "pretrained"),
+                    n_images=as_int(self.n_images, "n_images", minimum=1),
+                    n_attack=as_int(self.n_attack, "n_attack", minimum=1),
+                    n_boot=as_int(self.n_boot, "n_boot", minimum=1),
+                    min_accuracy=as_real(self.min_accuracy, "min_accuracy", minimum=0, maximum=1),
+                    datasets=as_names(self.datasets, "datasets", allow_none=False))
         sources = [d for d in self.datasets if d in IMAGE_SOURCES]
         if len(sources) != (1 if self.imagenet_models else 0):
             raise ValueError(f"datasets={self.datasets!r} must name exactly one ImageNet image source "
@@ -298,6 +348,7 @@ def check_data(preset: Preset, **_: Any) -> tuple[dict[str, str], dict[str, str]
     from freqkit.experiments.common import available_datasets
     from freqkit.imagenet import WeightsUnavailableError, find_weights
 
+    preset = CHAPTER.get_preset(preset)
     ok, missing = available_datasets(preset.cifar_datasets)
     if preset.images == "foolbox":
         ok["foolbox"] = "foolbox sample images (20 ImageNet images shipped with foolbox)"
@@ -339,6 +390,7 @@ def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None
     8
     """
     p = CHAPTER.get_preset(preset)
+    available = as_names(available, "available")
     have = (lambda name: True) if available is None else (lambda name: name in available)
     weights_checked = available is not None and any(n.startswith("weights:") for n in available)
     out: list[ImageNetRunConfig | CifarRunConfig] = []
@@ -524,6 +576,7 @@ def _first_str(values: np.ndarray) -> str:
                  if isinstance(v, str) and v), "")
 
 
+@takes_results("ch05")
 def summary_table(ds: xr.Dataset) -> pd.DataFrame:
     """One row per (dataset, model, attack) that was run: family, sizes, accuracy, f50 of δ̂ and β̂.
 
@@ -589,6 +642,7 @@ def _toy_results(vit_f50: tuple[float, float] = (0.2, 0.1)) -> xr.Dataset:
                                     combine_attrs="drop_conflicts")
 
 
+@takes_results("ch05")
 def claims_table(ds: xr.Dataset) -> pd.DataFrame:
     """Figure 5's claims vs the measurements, per dataset, attack and quantity (δ̂, β̂).
 

@@ -39,6 +39,7 @@ import copy
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,8 +48,23 @@ import xarray as xr
 from torch import Tensor, nn
 
 from freqkit import sweep
-from freqkit.advtrain import AdvTrainConfig, aliasing_stop, pgd_attack, pgd_stop, train_adversarial
-from freqkit.experiments.scaffold import Chapter, register
+from freqkit._validate import as_bool, as_int, as_real
+from freqkit.advtrain import (
+    AdvTrainConfig,
+    aliasing_stop,
+    pgd_attack,
+    pgd_stop,
+    train_adversarial,
+)
+from freqkit.experiments.scaffold import (
+    Chapter,
+    _set_fields,
+    _short,
+    as_ints,
+    as_names,
+    register,
+    takes_results,
+)
 
 __all__ = [
     "CHAPTER",
@@ -108,6 +124,27 @@ class RunSpec:
     train_steps: int = 10
     epochs: int | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.label, str) or not self.label:
+            raise ValueError(f"label={_short(self.label)} is not allowed; use a non-empty str")
+        if self.mode not in ("standard", "pgd", "fgsm"):
+            raise ValueError(f"mode={_short(self.mode)} is not allowed; use 'standard', 'pgd' or 'fgsm'")
+        _set_fields(self, epsilon=as_real(self.epsilon, "epsilon", minimum=0, min_open=True),
+                    alpha=as_real(self.alpha, "alpha", minimum=0, min_open=True, allow_none=True),
+                    random_start=as_bool(self.random_start, "random_start"),
+                    train_steps=as_int(self.train_steps, "train_steps", minimum=1),
+                    epochs=as_int(self.epochs, "epochs", minimum=1, allow_none=True))
+
+
+def _radii(values: Any) -> tuple[float, ...]:
+    try:
+        out = tuple(as_real(r, "radii", minimum=0, min_open=True) for r in values)
+    except (TypeError, ValueError):
+        out = ()
+    if not out:
+        raise ValueError(f"radii={_short(values)} is not allowed; use a non-empty tuple of index radii > 0")
+    return out
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -136,6 +173,25 @@ class RunConfig:
     attack_steps: int
     radii: tuple[float, ...]
     seed: int
+
+    def __post_init__(self) -> None:
+        from freqkit.resnet import CNNS
+
+        if not isinstance(self.dataset, str) or not self.dataset:  # its data are looked up at run time
+            raise ValueError(f"dataset={_short(self.dataset)} is not allowed; use a dataset name (str)")
+        if self.model not in CNNS.names():
+            raise ValueError(f"model={_short(self.model)} is not allowed; use one of {CNNS.names()}")
+        if not isinstance(self.label, str) or not self.label:
+            raise ValueError(f"label={_short(self.label)} is not allowed; use a non-empty str")
+        if not isinstance(self.train, AdvTrainConfig):
+            raise ValueError(f"train={_short(self.train)} is not allowed; use a freqkit.advtrain.AdvTrainConfig")
+        _set_fields(self, width=as_int(self.width, "width", minimum=1),
+                    depth=as_int(self.depth, "depth", minimum=1, allow_none=True),
+                    radii=_radii(self.radii),
+                    **{a: as_int(getattr(self, a), a, minimum=0) for a in ("data_seed", "seed")},
+                    **{a: as_int(getattr(self, a), a, minimum=1, allow_none=True) for a in ("n_train", "n_test")},
+                    **{a: as_int(getattr(self, a), a, minimum=1)
+                       for a in ("n_val", "n_eval", "n_aliasing", "n_attack", "attack_steps")})
 
     @property
     def model_label(self) -> str:
@@ -178,6 +234,31 @@ class Preset:
     radii: tuple[float, ...] = (4.0, 8.0, 12.0)
     thresholds: tuple[float, ...] = THRESHOLDS
     notes: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        from freqkit.data import DATASETS
+        from freqkit.resnet import CNNS
+
+        if not isinstance(self.runs, (list, tuple)) or not self.runs or not all(
+                isinstance(r, RunSpec) for r in self.runs):
+            raise ValueError(f"runs={_short(self.runs)} is not allowed; use a non-empty tuple of RunSpec")
+        ok = isinstance(self.models, (list, tuple)) and bool(self.models)
+        for m in (self.models if ok else ()):
+            ok = ok and isinstance(m, tuple) and len(m) == 3 and m[0] in CNNS.names()
+        if not ok:
+            raise ValueError(f"models={_short(self.models)} is not allowed; use (name, width, depth) triples "
+                             f"with names of {CNNS.names()}")
+        names = as_names(self.datasets, "datasets", allow_none=False, allow_empty=False)
+        if any(n not in DATASETS.names() for n in names):
+            raise ValueError(f"datasets={_short(self.datasets)} is not allowed; use names of {DATASETS.names()}")
+        _set_fields(self, runs=tuple(self.runs), datasets=names, seeds=as_ints(self.seeds, "seeds", minimum=0),
+                    epochs=as_int(self.epochs, "epochs", minimum=1), radii=_radii(self.radii),
+                    grayscale=as_bool(self.grayscale, "grayscale"),
+                    lr_max=as_real(self.lr_max, "lr_max", minimum=0, min_open=True),
+                    **{a: as_int(getattr(self, a), a, minimum=1, allow_none=True) for a in ("n_train", "n_test")},
+                    **{a: as_int(getattr(self, a), a, minimum=1)
+                       for a in ("n_val", "n_eval", "n_aliasing", "batch_size", "eval_steps", "check_steps",
+                                 "n_attack", "attack_steps")})
 
 
 _WONG = RunSpec("fgsm", "fgsm")  # ε = 8/255, α = 10/255, random start
@@ -242,6 +323,7 @@ def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None) -
     (8, [])
     """
     p = CHAPTER.get_preset(preset)
+    available = as_names(available, "available")
     datasets = p.datasets if available is None else tuple(d for d in p.datasets if d in available)
     out = []
     for dataset in datasets:
@@ -364,6 +446,8 @@ def run_one(cfg: RunConfig) -> xr.Dataset:
     kernel smoothness, ``test_aliasing (layer)`` and the perturbation f50
     (foolbox L∞ PGD at ε = 8/255); grid dims ``run``, ``model``, ``seed``.
     """
+    if not isinstance(cfg, RunConfig):
+        raise ValueError(f"cfg={_short(cfg)} is not allowed; use a chapter-6 RunConfig (ch06.configs(preset))")
     from freqkit import results
     from freqkit.device import current_device, describe_device
     from freqkit.experiments.common import load_splits
@@ -437,7 +521,15 @@ def collapse_epoch(pgd_accuracy: np.ndarray | list[float], *, ratio: float = 0.5
     >>> collapse_epoch([0.1, 0.2, 0.3, 0.25]) is None
     True
     """
-    a = np.asarray(pgd_accuracy, dtype=float)
+    try:
+        a = np.asarray(pgd_accuracy, dtype=float)
+    except (TypeError, ValueError):
+        a = None
+    if a is None or a.ndim != 1 or isinstance(pgd_accuracy, str):
+        raise ValueError(f"pgd_accuracy={_short(pgd_accuracy)} is not allowed; use a 1-D sequence of "
+                         "per-epoch accuracies")
+    ratio = as_real(ratio, "ratio", minimum=0, maximum=1, min_open=True)
+    min_drop = as_real(min_drop, "min_drop", minimum=0)
     for e in range(1, len(a)):
         best = np.nanmax(a[:e])
         if a[e] < ratio * best and best - a[e] >= min_drop:
@@ -467,6 +559,7 @@ def _first_stage(h: xr.Dataset) -> str:
     return next(str(s) for s in a.stage.values if not bool(a.sel(stage=s).isnull().all()))
 
 
+@takes_results("ch06")
 def stopping_table(ds: xr.Dataset, thresholds: tuple[float, ...] = THRESHOLDS) -> pd.DataFrame:
     """Both early-stopping rules on the same runs: epochs, accuracies at the stop and the check costs.
 
@@ -506,6 +599,7 @@ def stopping_table(ds: xr.Dataset, thresholds: tuple[float, ...] = THRESHOLDS) -
     return pd.DataFrame(rows)
 
 
+@takes_results("ch06")
 def overfitting_table(ds: xr.Dataset) -> pd.DataFrame:
     """Per run: catastrophic overfitting (:func:`collapse_epoch` of the held-out PGD accuracy) vs aliasing.
 
@@ -548,6 +642,7 @@ def _corr(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
+@takes_results("ch06")
 def aliasing_table(ds: xr.Dataset) -> pd.DataFrame:
     """Final-epoch aliasing per down-sampling stage (training images) and per run, with the test-image value."""
     rows = []
@@ -564,6 +659,7 @@ def aliasing_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@takes_results("ch06")
 def checkpoint_table(ds: xr.Dataset) -> pd.DataFrame:
     """End-of-run measurements per run and checkpoint (test accuracy, f50, kernels, LFC/HFC accuracy)."""
     rows = []
@@ -582,6 +678,7 @@ def checkpoint_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@takes_results("ch06")
 def summary_table(ds: xr.Dataset) -> pd.DataFrame:
     """One row per run: final held-out accuracies, test accuracies and where the PGD rule stopped."""
     over = overfitting_table(ds).set_index(["model", "run", "seed"])
@@ -596,6 +693,7 @@ def summary_table(ds: xr.Dataset) -> pd.DataFrame:
     return out.reset_index()
 
 
+@takes_results("ch06")
 def claims_table(ds: xr.Dataset, thresholds: tuple[float, ...] = (0.30, 0.33, 0.35)) -> pd.DataFrame:
     """Claim-vs-measurement rows (seed means where there are several seeds).
 

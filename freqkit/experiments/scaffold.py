@@ -182,6 +182,9 @@ def check_sweep_preset(preset: Any) -> None:
     def put(attr: str, value: Any) -> None:
         object.__setattr__(preset, attr, value)
 
+    if not dataclasses.is_dataclass(preset) or isinstance(preset, type):
+        raise ValueError(f"preset={_short(preset)} is not allowed; use a SweepPreset (or a subclass) instance")
+
     if not isinstance(preset.name, str) or not preset.name:
         raise ValueError(f"name={_short(preset.name)} is not allowed; use a preset name (str)")
     put("datasets", _as_choices(preset.datasets, "datasets", DATASETS.names()))
@@ -212,7 +215,7 @@ def check_sweep_preset(preset: Any) -> None:
     put("epsilon_main", main)
 
 
-_MISSING_NAME = re.compile(r"(?:No variable named|has no attribute|not found in|KeyError:?) ?'([^']+)'")
+_MISSING_NAME = re.compile(r"(?:No variable named |has no attribute |^)'([^']+)'(?: is not a valid dimension)?")
 
 
 def _missing_variable(err: BaseException, ds: xr.Dataset) -> str | None:
@@ -221,7 +224,7 @@ def _missing_variable(err: BaseException, ds: xr.Dataset) -> str | None:
         key = err.args[0] if err.args else None
         text = key if isinstance(key, str) else ""
         match = _MISSING_NAME.search(text)
-        name = match.group(1) if match else text
+        name = match.group(1) if match else text if re.fullmatch(r"[\w.-]+", text) else ""
     elif isinstance(err, AttributeError) and re.match(r"'(Dataset|DataArray|Coordinates)' object", str(err)):
         match = _MISSING_NAME.search(str(err))
         name = match.group(1) if match else ""
@@ -256,6 +259,9 @@ def takes_results(chapter: str, arg: str = "ds", *, requires: Sequence[str] = ()
     ...
     ValueError: ds=<Dataset with loss> is not allowed: it has no 'score'; mean_score takes the combined results of chapter ch09 (ch09.run(...) or Chapter.combine_paths)
     """
+    if not isinstance(chapter, str) or not isinstance(arg, str):
+        raise ValueError(f"chapter={chapter!r}, arg={arg!r} are not allowed; use the chapter's name and the "
+                         "argument's name (str)")
     takes = f"the {what} of chapter {chapter} ({chapter}.run(...) or Chapter.combine_paths)"
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -321,7 +327,7 @@ def _check_folder(folder: Path) -> None:
         if path.exists():
             if not path.is_dir():
                 where = "it is a file" if path == folder else f"{str(path)!r} is a file"
-                raise ValueError(f"results_dir={str(folder)!r} is not a folder ({where}); choose "
+                raise ValueError(f"results_dir={str(folder)!r} is not a writable folder ({where}); choose "
                                  "another with results_dir= / --results")
             return
 
