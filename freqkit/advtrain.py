@@ -65,6 +65,7 @@ import torch.nn.functional as F
 import xarray as xr
 from torch import Tensor, nn
 
+from freqkit._validate import as_bool, as_int, as_real, check_finite, check_labels
 from freqkit.aliasing import model_aliasing, stage_means, strided_convolutions
 
 __all__ = [
@@ -152,26 +153,40 @@ class AdvTrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        # NumPy scalars become Python ones (a valid Python config, and its JSON, is unchanged)
         if self.mode not in MODES:
             raise ValueError(f"mode={self.mode!r} is not allowed; allowed: {', '.join(MODES)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule={self.schedule!r} is not allowed; allowed: {', '.join(SCHEDULES)}")
         for name in ("epsilon", "eval_epsilon"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and 0 <= value <= 1):
+            if not (_is_real(value) and 0 <= value <= 1):
                 raise ValueError(f"{name}={value!r} is not allowed; allowed: a number in [0, 1]")
+            object.__setattr__(self, name, _python(value))
+        if self.eval_epsilon == 0:
+            raise ValueError("eval_epsilon=0 is not allowed; allowed: a number in (0, 1] (the budget of the "
+                             "evaluation attacks)")
         for name in ("alpha", "eval_alpha"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, (int, float)) and 0 < value <= 1):
-                raise ValueError(f"{name}={value!r} is not allowed; allowed: a number in (0, 1]")
+            if value is None and name == "alpha":
+                continue
+            if not (_is_real(value) and 0 < value <= 1):
+                raise ValueError(f"{name}={value!r} is not allowed; allowed: "
+                                 f"{'None or ' if name == 'alpha' else ''}a number in (0, 1]")
+            object.__setattr__(self, name, _python(value))
         for name in ("train_steps", "epochs", "batch_size", "eval_steps", "check_steps"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name}={value!r} is not allowed; allowed: a positive integer")
+            object.__setattr__(self, name, int(value))
         for name in ("lr_max", "momentum", "weight_decay"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
+            if not (_is_real(value) and value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{name}={value!r} is not allowed; allowed: a finite number >= 0")
+            object.__setattr__(self, name, _python(value))
+        for name in ("random_start", "augment"):
+            object.__setattr__(self, name, as_bool(getattr(self, name), name))
+        object.__setattr__(self, "seed", as_int(self.seed, "seed", minimum=0))
         if self.mode != "standard" and self.epsilon == 0:
             raise ValueError(f"epsilon=0 is not allowed for mode={self.mode!r}; allowed: epsilon > 0")
 
@@ -185,6 +200,41 @@ class AdvTrainConfig:
     def to_json(self) -> str:
         """Canonical JSON (sorted keys)."""
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+
+def _is_real(value: Any) -> bool:
+    """A Python/NumPy int or float (not bool)."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+def _python(value: Any) -> int | float:
+    """A Python int/float unchanged, a NumPy scalar as the Python one."""
+    if type(value) in (int, float):
+        return value
+    return int(value) if isinstance(value, (int, np.integer)) else float(value)
+
+
+def _check_images(x: Any, name: str) -> Tensor:
+    """Images ``(N, C, H, W)``: a finite floating tensor with values in ``[0, 1]``."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} must be a (N, C, H, W) tensor of images in [0, 1], got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ValueError(f"{name} must be a (N, C, H, W) tensor of images in [0, 1], got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} has dtype {str(x.dtype).replace('torch.', '')}; allowed: floating images in "
+                         "[0, 1]")
+    check_finite(x, name)
+    if x.numel():
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0 or hi > 1:
+            raise ValueError(f"{name} has values in [{lo:g}, {hi:g}]; allowed: pixels in [0, 1] (divide "
+                             "0..255 images by 255)")
+    return x
+
+
+def _check_targets(y: Any, name: str, x: Tensor, logits: Tensor | None = None) -> None:
+    """Integer labels, one per image of ``x`` (and below the number of logits when given)."""
+    check_labels(y, name, length=len(x), num_classes=None if logits is None else logits.shape[1])
 
 
 @dataclass
@@ -220,7 +270,9 @@ def learning_rate(t: float, config: AdvTrainConfig) -> float:
     >>> learning_rate(8, dataclasses.replace(cfg, schedule="piecewise"))
     0.002
     """
-    if not 0 <= t <= config.epochs:
+    if not isinstance(config, AdvTrainConfig):
+        raise ValueError(f"config must be an AdvTrainConfig, got {type(config).__name__}")
+    if not _is_real(t) or not 0 <= t <= config.epochs:
         raise ValueError(f"t={t!r} is not allowed; allowed: 0 <= t <= epochs={config.epochs}")
     e, lr = config.epochs, config.lr_max
     if config.schedule == "cyclic":
@@ -240,6 +292,13 @@ def augment(x: Tensor, generator: torch.Generator, padding: int = 4) -> Tensor:
     >>> all(torch.equal(a, b) or torch.equal(a, b.flip(-1)) for a, b in zip(x, y))
     True
     """
+    if not isinstance(x, Tensor) or x.ndim != 4:
+        raise ValueError(f"x must be a (N, C, H, W) tensor, got {getattr(x, 'shape', type(x).__name__)!r}"
+                         if not isinstance(x, Tensor) else f"x must be a (N, C, H, W) tensor, got shape "
+                         f"{tuple(x.shape)}")
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator={generator!r} is not allowed; allowed: a torch.Generator")
+    padding = as_int(padding, "padding", minimum=0)
     n, _, h, w = x.shape
     padded = F.pad(x, (padding, padding, padding, padding))
     oy = torch.randint(0, 2 * padding + 1, (n,), generator=generator)
@@ -270,6 +329,8 @@ def pgd_attack(
     times ``delta <- clip_ε(delta + alpha·sign(∇_delta CE(model(x + delta), y)))``,
     clipped to the box. ``steps=1``, ``alpha=1.25 ε`` is Wong et al.'s FGSM with
     random start. Runs in the model's current mode; only ``delta`` gets gradients.
+    ``x`` must be finite images in ``[0, 1]``, ``y`` integer labels below the
+    number of logits; ``epsilon`` in ``[0, 1]``, ``alpha > 0``, ``steps >= 1``.
 
     Examples
     --------
@@ -280,14 +341,27 @@ def pgd_attack(
     >>> bool(d.abs().max() <= 0.1 + 1e-7), bool(((x + d) >= 0).all() and ((x + d) <= 1).all())
     (True, True)
     """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    x = _check_images(x, "x")
+    _check_targets(y, "y", x)
+    epsilon = as_real(epsilon, "epsilon", minimum=0, maximum=1)
+    alpha = as_real(alpha, "alpha", minimum=0, min_open=True)
+    steps = as_int(steps, "steps", minimum=1)
+    random_start = as_bool(random_start, "random_start")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator={generator!r} is not allowed; allowed: None or a torch.Generator")
     if random_start:
         delta = (torch.rand(x.shape, generator=generator, device="cpu").to(x) * 2 - 1) * epsilon
         delta = (x + delta).clamp_(0, 1) - x
     else:
         delta = torch.zeros_like(x)
-    for _ in range(steps):
+    for step in range(steps):
         delta.requires_grad_(True)
-        loss = F.cross_entropy(model(x + delta), y)
+        logits = model(x + delta)
+        if step == 0:
+            _check_targets(y, "y", x, logits)
+        loss = F.cross_entropy(logits, y)
         (grad,) = torch.autograd.grad(loss, [delta])
         with torch.no_grad():
             delta = (delta + alpha * grad.sign()).clamp_(-epsilon, epsilon)
@@ -333,13 +407,23 @@ def evaluate_robustness(
     >>> out["pgd_accuracy"] <= out["clean_accuracy"], 0 < out["confidence_clean"] <= 1
     (True, True)
     """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    x = _check_images(x, "x")
+    _check_targets(y, "y", x)
+    epsilon = as_real(epsilon, "epsilon", minimum=0, maximum=1)
+    alpha = as_real(alpha, "alpha", minimum=0, min_open=True)
+    steps = as_int(steps, "steps", minimum=1)
+    fgsm_alpha = as_real(fgsm_alpha, "fgsm_alpha", minimum=0, min_open=True, allow_none=True)
+    fgsm_random_start = as_bool(fgsm_random_start, "fgsm_random_start")
+    seed = as_int(seed, "seed", minimum=0)
     was_training = model.training
     model.eval()
     try:
         gen = torch.Generator().manual_seed(seed)
         pred, conf = _predict(model, x)
         fgsm = pgd_attack(
-            model, x, y, epsilon=epsilon, alpha=fgsm_alpha or 1.25 * epsilon, steps=1,
+            model, x, y, epsilon=epsilon, alpha=fgsm_alpha if fgsm_alpha is not None else 1.25 * epsilon, steps=1,
             random_start=fgsm_random_start, generator=gen,
         )
         pred_fgsm, _ = _predict(model, x + fgsm)
@@ -356,6 +440,12 @@ def evaluate_robustness(
         "confidence_pgd": float(conf_adv.mean()),
         "confidence_pgd_wrong": float(conf_adv[wrong].mean()) if bool(wrong.any()) else math.nan,
     }
+
+
+@torch.no_grad()
+def _predict_classes(model: nn.Module, x: Tensor) -> int:
+    """Number of logits of ``model`` (one forward pass on ``x``)."""
+    return int(model(x).shape[1])
 
 
 def _check_series(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
@@ -382,8 +472,7 @@ def pgd_stop(robust_accuracy: Sequence[float] | np.ndarray, drop: float = 0.2) -
     True
     """
     acc = _check_series(robust_accuracy, "robust_accuracy")
-    if not drop >= 0:
-        raise ValueError(f"drop={drop!r} is not allowed; allowed: a number >= 0")
+    drop = as_real(drop, "drop", minimum=0)
     falls = np.flatnonzero(np.diff(acc) < -drop)
     return int(falls[0]) if len(falls) else None
 
@@ -410,12 +499,9 @@ def aliasing_stop(
     True
     """
     a = _check_series(aliasing, "aliasing")
-    if not (isinstance(threshold, (int, float)) and threshold >= 0):
-        raise ValueError(f"threshold={threshold!r} is not allowed; allowed: a number >= 0")
-    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
-        raise ValueError(f"window={window!r} is not allowed; allowed: None or a positive integer")
-    if isinstance(min_history, bool) or not isinstance(min_history, int) or min_history < 1:
-        raise ValueError(f"min_history={min_history!r} is not allowed; allowed: a positive integer")
+    threshold = as_real(threshold, "threshold", minimum=0)
+    window = as_int(window, "window", minimum=1, allow_none=True)
+    min_history = as_int(min_history, "min_history", minimum=1)
     for e in range(min_history, len(a)):
         past = a[:e] if window is None else a[max(0, e - window) : e]
         if a[e] > (1 + threshold) * np.median(past):
@@ -426,13 +512,19 @@ def aliasing_stop(
 # --------------------------------------------------------------------------- training
 
 
-def _check_data(name: str, x: Tensor, y: Tensor | None = None) -> None:
-    if not isinstance(x, Tensor) or x.ndim != 4:
-        raise ValueError(f"{name} images must be a (N, C, H, W) tensor, got {getattr(x, 'shape', type(x).__name__)}")
+def _check_data(name: str, x: Tensor, y: Tensor | None = None, num_classes: int | None = None) -> None:
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} images must be a (N, C, H, W) tensor, got {type(x).__name__}"
+                         + (f" of shape {tuple(x.shape)}" if hasattr(x, "shape") else ""))
+    if x.ndim != 4:
+        raise ValueError(f"{name} images must be a (N, C, H, W) tensor, got {tuple(x.shape)}")
     if len(x) == 0:
         raise ValueError(f"{name} images are empty; allowed: at least one image")
+    _check_images(x, f"{name} images")
     if y is not None and (not isinstance(y, Tensor) or y.shape != x.shape[:1]):
         raise ValueError(f"{name} labels must have shape ({len(x)},), got {getattr(y, 'shape', type(y).__name__)}")
+    if y is not None:
+        check_labels(y, f"{name} labels", length=len(x), num_classes=num_classes)
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -525,10 +617,26 @@ def train_adversarial(
     >>> res.history.pgd_accuracy.dims, res.history.sizes["epoch"], res.history.sizes["stage"]
     (('epoch',), 3, 3)
     """
+    if not isinstance(config, AdvTrainConfig):
+        raise ValueError(f"config must be an AdvTrainConfig, got {type(config).__name__}")
+    keep_states, progress = as_bool(keep_states, "keep_states"), as_bool(progress, "progress")
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback={callback!r} is not allowed; allowed: None or a function (epoch, model, record)")
+    for name, xy in (("train", train_xy), ("eval", eval_xy)):
+        if not isinstance(xy, (tuple, list)) or len(xy) != 2:
+            raise ValueError(f"{name}_xy must be an (images, labels) pair, got {type(xy).__name__}")
+    layers = list(strided_convolutions(model))
     _check_data("train", *train_xy)
     _check_data("eval", *eval_xy)
     _check_data("aliasing", alias_x)
-    layers = list(strided_convolutions(model))
+    was_training = model.training
+    model.eval()
+    try:
+        num_classes = _predict_classes(model, eval_xy[0][:1].to(next(model.parameters()).device))
+    finally:
+        model.train(was_training)
+    _check_data("train", *train_xy, num_classes=num_classes)
+    _check_data("eval", *eval_xy, num_classes=num_classes)
     stages = list(stage_means({name: 0.0 for name in layers}))
     x_train, y_train = train_xy
     device = next(model.parameters()).device

@@ -43,12 +43,15 @@ hook from the layer's own input and weights; the model is not copied), and
 from __future__ import annotations
 
 import contextlib
+import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from freqkit._validate import as_int, check_finite
 
 __all__ = [
     "aliasing_measure",
@@ -241,6 +244,8 @@ def strided_convolutions(model: nn.Module) -> dict[str, nn.Conv2d]:
     ...
     ValueError: model Sequential has no strided convolution (nn.Conv2d with stride > 1); aliasing is measured at strided convolutions only
     """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     found: dict[str, nn.Conv2d] = {}
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv2d) and tuple(module.stride) != (1, 1):
@@ -300,6 +305,11 @@ def strided_hooks(
     [('0', 8, 4)]
     """
     convs = strided_convolutions(model)
+    if not callable(callback):
+        raise ValueError(f"callback={callback!r} is not allowed; allowed: a function (name, unstrided, strided)")
+    if isinstance(layers, (str, bytes)):
+        raise ValueError(f"layers={layers!r} is not allowed; allowed: None or a sequence of names among "
+                         f"{list(convs)} (a list, not one string)")
     if layers is not None:
         unknown = [name for name in layers if name not in convs]
         if unknown:
@@ -333,9 +343,20 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
             m.train(mode)
 
 
-def _check_images(x: object) -> Tensor:
-    if not isinstance(x, Tensor) or x.ndim != 4:
-        raise ValueError(f"x must be a (N, C, H, W) tensor, got {getattr(x, 'shape', type(x).__name__)}")
+def _check_images(x: object, model: nn.Module | None = None) -> Tensor:
+    if not isinstance(x, Tensor):
+        shape = f" of shape {tuple(x.shape)}" if hasattr(x, "shape") else ""
+        raise ValueError(f"x must be a (N, C, H, W) torch tensor, got {type(x).__name__}{shape}")
+    if x.ndim != 4 or x.shape[0] == 0:
+        raise ValueError(f"x must be a (N, C, H, W) tensor with N >= 1, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"x has dtype {str(x.dtype).replace('torch.', '')}; allowed: a floating dtype")
+    if model is not None and isinstance(model, nn.Module):
+        own = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+        if own is not None and x.dtype != own:
+            raise ValueError(f"x has dtype {str(x.dtype).replace('torch.', '')} but the model's parameters are "
+                             f"{str(own).replace('torch.', '')}; allowed: x of the model's dtype")
+    check_finite(x, "x")
     return x
 
 
@@ -378,9 +399,9 @@ def model_aliasing(
     >>> list(values), values["2"].shape, bool((values["2"] > 0).all())
     (['2'], torch.Size([5]), True)
     """
-    x = _check_images(x)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} is not allowed; allowed: a positive integer")
+    strided_convolutions(model)  # a module with strided convolutions, before looking at x
+    x = _check_images(x, model)
+    batch_size = as_int(batch_size, "batch_size", minimum=1)
     parts: dict[str, list[Tensor]] = {}
 
     def record(name: str, unstrided: Tensor, strided: Tensor) -> None:
@@ -405,7 +426,8 @@ def strided_feature_maps(model: nn.Module, x: Tensor) -> dict[str, tuple[Tensor,
     >>> u.shape, torch.allclose(u[..., ::2, ::2], s, atol=1e-6)
     (torch.Size([3, 2, 8, 8]), True)
     """
-    x = _check_images(x)
+    strided_convolutions(model)
+    x = _check_images(x, model)
     maps: dict[str, tuple[Tensor, Tensor]] = {}
 
     def record(name: str, unstrided: Tensor, strided: Tensor) -> None:
@@ -424,6 +446,8 @@ def stage_of(name: str) -> str:
     >>> stage_of("layer2.0.shortcut.0")
     'layer2'
     """
+    if not isinstance(name, str):
+        raise ValueError(f"name={name!r} is not allowed; allowed: a module name (str)")
     return name.split(".", 1)[0]
 
 
@@ -435,11 +459,26 @@ def stage_means(values: Mapping[str, Tensor | float | np.ndarray]) -> dict[str, 
     >>> stage_means({"layer2.0.conv1": 1.0, "layer2.0.shortcut.0": 3.0, "layer3.0.conv1": 5.0})
     {'layer2': 2.0, 'layer3': 5.0}
     """
+    if not isinstance(values, Mapping):
+        raise ValueError(f"values must be a mapping of layer name -> value, got {type(values).__name__}")
     groups: dict[str, list] = {}
+    keys: dict[str, list[str]] = {}
     for name, value in values.items():
+        if not isinstance(value, (Tensor, np.ndarray)) and (
+                isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)):
+            raise ValueError(f"values[{name!r}]={value!r} is not allowed; allowed: a number, tensor or array")
         groups.setdefault(stage_of(name), []).append(value)
+        keys.setdefault(stage_of(name), []).append(name)
     out: dict[str, Tensor | float | np.ndarray] = {}
     for stage, items in groups.items():
+        kinds = {Tensor if isinstance(v, Tensor) else np.ndarray if isinstance(v, np.ndarray) else float
+                 for v in items}
+        shapes = {tuple(v.shape) for v in items if not isinstance(v, numbers.Real)}
+        if len(kinds) > 1 or len(shapes) > 1:
+            got = ", ".join(f"{k!r}: {type(v).__name__}{tuple(v.shape) if hasattr(v, 'shape') else ''}"
+                            for k, v in zip(keys[stage], items))
+            raise ValueError(f"values of stage {stage!r} differ in type or shape ({got}); allowed: one type and "
+                             "shape per stage")
         if isinstance(items[0], Tensor):
             out[stage] = torch.stack(list(items)).mean(0)
         elif isinstance(items[0], np.ndarray):

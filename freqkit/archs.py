@@ -40,14 +40,33 @@ name            family  kernel  patch  network
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from freqkit._validate import as_int, as_real
 from freqkit.registry import Registry
+
+#: Architecture families (:attr:`ArchSpec.family`).
+_FAMILIES: tuple[str, ...] = ("cnn", "vit", "hybrid", "mlp")
+
+
+def _finite_values(values: Any, name: str, *, positive: bool) -> tuple[float, ...]:
+    """A non-empty sequence of finite real numbers (``> 0`` when ``positive``) as floats, else ValueError."""
+    allowed = f"a sequence of finite numbers{' > 0' if positive else ''}, one per input channel"
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) == 0:
+        raise ValueError(f"{name}={values!r} is not allowed; allowed: {allowed}")
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(v) \
+                or (positive and v <= 0):
+            raise ValueError(f"{name}={tuple(values)!r} is not allowed (entry {v!r}); allowed: {allowed}")
+    return tuple(float(v) for v in values)
 
 __all__ = ["ARCHS", "CIFAR10_MEAN", "CIFAR10_STD", "ArchSpec", "Normalise", "create_arch",
            "init_zero_heads"]
@@ -78,19 +97,36 @@ class Normalise(nn.Module):
                  input_shape: Sequence[int] | None = None) -> None:
         super().__init__()
         if (mean is None) != (std is None):
-            raise ValueError("mean and std must both be given or both be None")
-        if mean is not None and (len(mean) != len(std) or min(std) <= 0):
-            raise ValueError(f"mean={mean!r}, std={std!r}: need equal lengths and std > 0")
-        self.input_shape = None if input_shape is None else tuple(int(v) for v in input_shape)
+            raise ValueError(f"mean and std must both be given or both be None, got mean={mean!r}, std={std!r}")
+        if mean is not None:
+            mean = _finite_values(mean, "mean", positive=False)
+            std = _finite_values(std, "std", positive=True)
+            if len(mean) != len(std):
+                raise ValueError(f"mean={mean!r}, std={std!r}: need equal lengths and std > 0")
+        if input_shape is not None:
+            if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__len__") or len(input_shape) != 3:
+                raise ValueError(f"input_shape={input_shape!r} is not allowed; allowed: None or (C, H, W)")
+            input_shape = tuple(as_int(v, "input_shape", minimum=1) for v in input_shape)
+            if mean is not None and len(mean) != input_shape[0]:
+                raise ValueError(f"mean has {len(mean)} values; input_shape={input_shape} has {input_shape[0]} "
+                                 "channels")
+        self.input_shape = input_shape
         self.normalise = mean is not None
         if mean is not None:
             self.register_buffer("mean", torch.tensor([float(m) for m in mean])[:, None, None])
             self.register_buffer("std", torch.tensor([float(v) for v in std])[:, None, None])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"x must be a torch tensor of images in [0, 1], got {type(x).__name__}")
         if self.input_shape is not None and (x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape):
             raise ValueError(f"input of shape {tuple(x.shape)} is not allowed; the model expects "
                              f"(N, {', '.join(map(str, self.input_shape))})")
+        if not x.is_floating_point():
+            raise ValueError(f"x has dtype {str(x.dtype).replace('torch.', '')}; allowed: floating images in [0, 1]")
+        if self.normalise and x.dtype != self.mean.dtype:
+            raise ValueError(f"x has dtype {str(x.dtype).replace('torch.', '')}; allowed: "
+                             f"{str(self.mean.dtype).replace('torch.', '')} (the model's dtype)")
         return (x - self.mean) / self.std if self.normalise else x
 
 
@@ -107,6 +143,9 @@ def init_zero_heads(net: nn.Module, std: float = 0.02) -> list[str]:
     >>> init_zero_heads(nn.Sequential(nn.Linear(2, 3), head)), bool(head.weight.any())
     (['1'], True)
     """
+    if not isinstance(net, nn.Module):
+        raise ValueError(f"net must be a torch.nn.Module, got {type(net).__name__}")
+    std = as_real(std, "std", minimum=0, min_open=True)
     names = []
     for name, module in net.named_modules():
         if isinstance(module, nn.Linear) and not module.weight.detach().any():
@@ -246,6 +285,17 @@ class ArchSpec:
     description: str = ""
     builder: Callable[..., nn.Module] = field(default=_resnet, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        if self.family not in _FAMILIES:
+            raise ValueError(f"family={self.family!r} is not allowed; allowed: {', '.join(_FAMILIES)}")
+        for name in ("kernel_size", "patch_size"):
+            object.__setattr__(self, name, as_int(getattr(self, name), name, minimum=1, allow_none=True))
+        for name in ("width", "depth"):
+            object.__setattr__(self, name, as_int(getattr(self, name), name, minimum=1))
+        if not callable(self.builder):
+            raise ValueError(f"builder={self.builder!r} is not allowed; allowed: a function "
+                             "(image_size, width, depth, num_classes, in_chans) -> nn.Module")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-compatible dict (without the builder)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "builder"}
@@ -316,10 +366,20 @@ def create_arch(
     ValueError: image_size=36 is not allowed for 'vit-p8'; use a multiple of its patch size 8
     """
     spec = ARCHS.get(name)
-    for arg, value in (("num_classes", num_classes), ("image_size", image_size),
-                       ("in_chans", in_chans), ("width", width), ("depth", depth)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"{arg}={value!r} is not allowed; use a positive int")
+    num_classes = as_int(num_classes, "num_classes", minimum=1)
+    image_size = as_int(image_size, "image_size", minimum=1)
+    in_chans = as_int(in_chans, "in_chans", minimum=1)
+    width = as_int(width, "width", minimum=1, allow_none=True)
+    depth = as_int(depth, "depth", minimum=1, allow_none=True)
+    seed = as_int(seed, "seed", minimum=0, allow_none=True)
+    if (mean is None) != (std is None):
+        raise ValueError(f"mean and std must both be given or both be None, got mean={mean!r}, std={std!r}")
+    if mean is not None:
+        mean = _finite_values(mean, "mean", positive=False)
+        std = _finite_values(std, "std", positive=True)
+        if len(mean) != in_chans or len(std) != in_chans:
+            raise ValueError(f"mean={mean!r}, std={std!r} are not allowed; in_chans={in_chans} needs "
+                             f"{in_chans} values each")
     if spec.patch_size is not None and image_size % spec.patch_size:
         raise ValueError(
             f"image_size={image_size} is not allowed for {name!r}; use a multiple of its patch "
@@ -332,6 +392,4 @@ def create_arch(
             torch.manual_seed(seed)
         net = spec.builder(image_size, width, depth, num_classes, in_chans)
         init_zero_heads(net)
-    if mean is not None and len(mean) != in_chans:
-        raise ValueError(f"mean has {len(mean)} values; in_chans={in_chans} needs as many")
     return nn.Sequential(Normalise(mean, std, input_shape=(in_chans, image_size, image_size)), net)

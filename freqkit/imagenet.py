@@ -66,6 +66,7 @@ import torch
 import xarray as xr
 from torch import nn
 
+from freqkit._validate import as_bool, as_int, as_real, check_labels
 from freqkit.archs import init_zero_heads
 from freqkit.registry import Registry
 
@@ -100,6 +101,33 @@ WEIGHTS_ENV = "FREQKIT_WEIGHTS"
 #: Default minimum top-1 accuracy of :func:`validate_classifier` (chance is 0.001).
 MIN_ACCURACY = 0.1
 _WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".npz")
+#: Resize interpolations of timm's recipes (``pretrained_cfg["interpolation"]``).
+_INTERPOLATIONS = ("bicubic", "bilinear", "nearest", "lanczos", "box", "hamming")
+
+
+def _channel_values(values: Any, name: str, *, positive: bool) -> tuple[float, ...]:
+    """A sequence of finite real numbers (``> 0`` when ``positive``) as floats, else ValueError."""
+    allowed = f"one finite number{' > 0' if positive else ''} per channel"
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise ValueError(f"{name}={values!r} is not allowed; allowed: {allowed}")
+    out = []
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(v) or (positive and v <= 0):
+            raise ValueError(f"{name}={tuple(values)!r} is not allowed (entry {v!r}); allowed: {allowed}")
+        out.append(float(v))
+    return tuple(out)
+
+
+def _check_batch(x: Any, name: str = "x") -> torch.Tensor:
+    """A non-empty ``(N, C, H, W)`` floating tensor, else ValueError."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch tensor of images (N, C, H, W), got {type(x).__name__}")
+    if x.ndim != 4 or x.shape[0] == 0:
+        raise ValueError(f"{name} has shape {tuple(x.shape)}; allowed: (N, C, H, W) with N >= 1")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} has dtype {str(x.dtype).replace('torch.', '')}; allowed: floating images in [0, 1]")
+    return x
 
 
 class WeightsUnavailableError(ValueError):
@@ -145,15 +173,25 @@ class Preprocessing:
     std: tuple[float, ...]
 
     def __post_init__(self) -> None:
+        bad_size = ValueError(f"input_size={self.input_size!r} is not allowed; use (C, H, W) > 0 (integers)")
+        if isinstance(self.input_size, (str, bytes)) or not hasattr(self.input_size, "__len__") \
+                or len(self.input_size) != 3:
+            raise bad_size
+        if any(isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 1
+               for s in self.input_size):
+            raise bad_size
         size = tuple(int(s) for s in self.input_size)
-        if len(size) != 3 or min(size) < 1:
-            raise ValueError(f"input_size={self.input_size!r} is not allowed; use (C, H, W) > 0")
         object.__setattr__(self, "input_size", size)
-        object.__setattr__(self, "mean", tuple(float(m) for m in self.mean))
-        object.__setattr__(self, "std", tuple(float(s) for s in self.std))
-        if not 0 < float(self.crop_pct) <= 1:
+        object.__setattr__(self, "mean", _channel_values(self.mean, "mean", positive=False))
+        object.__setattr__(self, "std", _channel_values(self.std, "std", positive=True))
+        crop = self.crop_pct
+        if isinstance(crop, (bool, np.bool_)) or not isinstance(crop, (int, float, np.integer, np.floating)) \
+                or not 0 < crop <= 1:
             raise ValueError(f"crop_pct={self.crop_pct!r} is not allowed; use 0 < crop_pct <= 1")
         object.__setattr__(self, "crop_pct", float(self.crop_pct))
+        if self.interpolation not in _INTERPOLATIONS:
+            raise ValueError(f"interpolation={self.interpolation!r} is not allowed; allowed: "
+                             f"{', '.join(_INTERPOLATIONS)}")
         if len(self.mean) != size[0] or len(self.std) != size[0] or min(self.std) <= 0:
             raise ValueError(
                 f"mean={self.mean!r}, std={self.std!r} are not allowed; use {size[0]} values "
@@ -234,10 +272,12 @@ class ImageNetModelSpec:
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"family={self.family!r} is not allowed; use one of {FAMILIES}")
-        if self.timm_name.count(".") != 1:
+        if not isinstance(self.timm_name, str) or self.timm_name.count(".") != 1:
             raise ValueError(
                 f"timm_name={self.timm_name!r} must pin a pretrained tag: '<arch>.<tag>'"
             )
+        for name in ("kernel_size", "patch_size"):
+            object.__setattr__(self, name, as_int(getattr(self, name), name, minimum=1, allow_none=True))
 
     @property
     def arch(self) -> str:
@@ -334,6 +374,10 @@ class ImageNetClassifier(nn.Module):
     def __init__(self, net: nn.Module, spec: ImageNetModelSpec, preprocessing: Preprocessing,
                  weights_source: str, weights_checksum: str = "") -> None:
         super().__init__()
+        for arg, value, cls in (("net", net, nn.Module), ("spec", spec, ImageNetModelSpec),
+                                ("preprocessing", preprocessing, Preprocessing)):
+            if not isinstance(value, cls):
+                raise ValueError(f"{arg}={value!r} is not allowed; allowed: a {cls.__name__}")
         self.net = net
         self.spec = spec
         self.preprocessing = preprocessing
@@ -344,11 +388,18 @@ class ImageNetClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expected = tuple(self.preprocessing.input_size)
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"{self.spec.name}: x must be a torch tensor (N, {', '.join(map(str, expected))}), "
+                             f"got {type(x).__name__}")
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
             raise ValueError(
                 f"{self.spec.name} expects input (N, {', '.join(map(str, expected))}), got "
                 f"{tuple(x.shape)}; load images with freqkit.imagenet.load_images(preprocessing)"
             )
+        own = next((p.dtype for p in self.net.parameters() if p.is_floating_point()), torch.float32)
+        if x.dtype != own:
+            raise ValueError(f"{self.spec.name}: x has dtype {str(x.dtype).replace('torch.', '')}; allowed: "
+                             f"{str(own).replace('torch.', '')} (normalised images, the model's dtype)")
         return self.net(x)
 
     def attrs(self) -> dict[str, Any]:
@@ -390,12 +441,17 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor] | None:
     """State dict of a ``.safetensors``/``.pth``/``.bin`` file (None for ``.npz``)."""
     if path.suffix == ".npz":
         return None
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        sd: Any = load_file(str(path))
-    else:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
+            sd: Any = load_file(str(path))
+        else:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - unpickling/safetensors/zip errors: the file is not a checkpoint
+        raise ValueError(f"weights file {str(path)!r} cannot be read ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0][:200] if str(err) else ''}); is it cut short or not a "
+                         "checkpoint?") from err
     for key in ("state_dict", "model", "state_dict_ema"):
         if isinstance(sd, Mapping) and key in sd and isinstance(sd[key], Mapping):
             sd = sd[key]
@@ -614,9 +670,14 @@ def load_classifier(
     ValueError: vit-b8 expects input (N, 3, 32, 32), got (2, 3, 64, 64); ...
     """
     spec = IMAGENET_MODELS.get(name)
+    pretrained, tiny = as_bool(pretrained, "pretrained"), as_bool(tiny, "tiny")
+    if isinstance(sources, (str, bytes)):
+        raise ValueError(f"sources={sources!r} is not allowed; allowed: a sequence of {WEIGHT_SOURCES} "
+                         f"(e.g. ({sources!r},))")
     unknown = [s for s in sources if s not in WEIGHT_SOURCES]
     if unknown:
         raise ValueError(f"sources={tuple(sources)!r} has unknown {unknown}; allowed: {WEIGHT_SOURCES}")
+    seed = as_int(seed, "seed", minimum=0)
     if tiny and pretrained:
         raise ValueError("tiny=True needs pretrained=False (tiny variants have no weights)")
     if weights is not None and not pretrained:
@@ -675,6 +736,9 @@ def foolbox_classifier(classifier: ImageNetClassifier) -> Any:
     """
     from freqkit.attacks import foolbox_model
 
+    if not isinstance(classifier, ImageNetClassifier):
+        raise ValueError(f"classifier must be an ImageNetClassifier (load_classifier), got "
+                         f"{type(classifier).__name__}; use freqkit.attacks.foolbox_model for other modules")
     return foolbox_model(classifier, bounds=(0.0, 1.0),
                          preprocessing=classifier.preprocessing.foolbox())
 
@@ -693,6 +757,9 @@ def load_images(preprocessing: Preprocessing, n: int | None = None,
     """
     from freqkit.data import imagenet_val_1300
 
+    if not isinstance(preprocessing, Preprocessing):
+        raise ValueError(f"preprocessing={preprocessing!r} is not allowed; allowed: a Preprocessing "
+                         "(e.g. IMAGENET_MODELS.get(name).preprocessing() or classifier.preprocessing)")
     _, h, w = preprocessing.input_size
     if h != w:
         raise ValueError(f"preprocessing.input_size={preprocessing.input_size!r} must be square")
@@ -708,6 +775,8 @@ def predict(classifier: ImageNetClassifier | Any, x: torch.Tensor, *,
 
     ``classifier`` is an :class:`ImageNetClassifier` or an already built foolbox model.
     """
+    batch_size = as_int(batch_size, "batch_size", minimum=1)
+    x = _check_batch(x)
     fmodel = foolbox_classifier(classifier) if isinstance(classifier, ImageNetClassifier) else classifier
     with torch.no_grad():
         return torch.cat([fmodel(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
@@ -718,8 +787,10 @@ def top1_accuracy(classifier: ImageNetClassifier | Any, x: torch.Tensor, y: torc
     """Top-1 accuracy of ``classifier`` on ``(x, y)`` (raw ``[0, 1]`` images)."""
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y must be non-empty and of equal length, got {len(x)}, {len(y)}")
-    return float((predict(classifier, x, batch_size=batch_size).argmax(1).cpu() == y.cpu())
-                 .float().mean())
+    check_labels(y, "y", length=len(x))
+    logits = predict(classifier, x, batch_size=batch_size)
+    check_labels(y, "y", length=len(x), num_classes=logits.shape[1])
+    return float((logits.argmax(1).cpu() == y.cpu()).float().mean())
 
 
 def validate_classifier(classifier: ImageNetClassifier, x: torch.Tensor, y: torch.Tensor, *,
@@ -742,10 +813,15 @@ def validate_classifier(classifier: ImageNetClassifier, x: torch.Tensor, y: torc
     ValueError
         Accuracy below ``min_accuracy``, naming the weights source and preprocessing.
     """
+    if not isinstance(classifier, ImageNetClassifier):
+        raise ValueError(f"classifier must be an ImageNetClassifier (load_classifier), got {type(classifier).__name__}")
+    min_accuracy = as_real(min_accuracy, "min_accuracy", minimum=0, maximum=1)
+    check_labels(y, "y")
     if logits is None:
         logits = predict(classifier, x, batch_size=batch_size)
     if len(logits) != len(y) or len(y) == 0:
         raise ValueError(f"logits ({len(logits)}) and y ({len(y)}) must be non-empty, equal length")
+    check_labels(y, "y", length=len(logits), num_classes=logits.shape[1])
     acc = float((logits.argmax(1).cpu() == y.cpu()).float().mean())
     classifier.top1_accuracy, classifier.top1_n = acc, len(y)
     if acc < min_accuracy:
@@ -787,6 +863,10 @@ def saliency(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
     ...          preprocessing=dict(mean=[0.0], std=[2.0], axis=-3))[0, 0].tolist()
     [[0.0, 1.5], [0.0, 0.0]]
     """
+    batch_size = as_int(batch_size, "batch_size", minimum=1)
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x must be a torch tensor of images (N, C, H, W), got {type(x).__name__}")
+    check_labels(y, "y", length=len(x))
     fmodel = _foolbox(model, preprocessing)
     out = []
     for i in range(0, len(x), batch_size):
@@ -794,6 +874,8 @@ def saliency(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
         yb = y[i:i + batch_size].to(xb.device)
         with torch.enable_grad():
             logits = fmodel(xb)
+            if i == 0:
+                check_labels(y, "y", length=len(x), num_classes=logits.shape[1])
             (grad,) = torch.autograd.grad(logits.gather(1, yb[:, None]).sum(), xb)
         out.append(grad.detach())
     return torch.cat(out) if out else torch.zeros_like(x)
@@ -816,6 +898,9 @@ def normalised_power(images: np.ndarray | torch.Tensor) -> np.ndarray:
         images, dtype=np.float64)
     if arr.ndim != 4:
         raise ValueError(f"images has shape {arr.shape}; expected (N, C, H, W)")
+    if not np.isfinite(arr).all():
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"images must be finite, got {arr[where]} at index {where}")
     power = np.asarray(spectra.power_spectrum(arr, combine_channels=True))
     total = power.sum(axis=(-2, -1), keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -854,10 +939,8 @@ def bootstrap_f50(power: np.ndarray, *, n_boot: int = 1000, ci: float = 0.95, se
     power = np.asarray(power, dtype=np.float64)
     if power.ndim != 3:
         raise ValueError(f"power has shape {power.shape}; expected (N, H, W)")
-    if not 0 < ci < 1:
-        raise ValueError(f"ci={ci!r} is not allowed; use 0 < ci < 1")
-    if not isinstance(n_boot, int) or n_boot < 0:
-        raise ValueError(f"n_boot={n_boot!r} is not allowed; use an int >= 0")
+    n_boot, ci, seed = _bootstrap_args(n_boot, ci, seed)
+    chunk = as_int(chunk, "chunk", minimum=1)
     power = power[np.isfinite(power).all(axis=(1, 2))]
     n = len(power)
     nan = float("nan")
@@ -876,6 +959,14 @@ def bootstrap_f50(power: np.ndarray, *, n_boot: int = 1000, ci: float = 0.95, se
     boot = np.concatenate(values)
     lo, hi = np.quantile(boot, [(1 - ci) / 2, (1 + ci) / 2])
     return f50, float(lo), float(hi)
+
+
+def _bootstrap_args(n_boot: Any, ci: Any, seed: Any) -> tuple[int, float, int]:
+    """``(n_boot, ci, seed)`` checked: an integer >= 0, a number in (0, 1), an integer >= 0."""
+    if isinstance(n_boot, (bool, np.bool_)) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
+        raise ValueError(f"n_boot={n_boot!r} is not allowed; use an int >= 0")
+    ci = as_real(ci, "ci", minimum=0, maximum=1, min_open=True, max_open=True)
+    return int(n_boot), ci, as_int(seed, "seed", minimum=0)
 
 
 def measure_spectra(
@@ -927,8 +1018,19 @@ def measure_spectra(
     from freqkit import attacks as fk_attacks
     from freqkit import spectra
 
+    if isinstance(attacks, (str, bytes)) or not isinstance(attacks, Sequence):
+        raise ValueError(f"attacks={attacks!r} is not allowed; allowed: a sequence of (attack, epsilon) pairs, "
+                         "e.g. [('pgd-linf', 1 / 255)]")
     if not attacks:
         raise ValueError("attacks is empty; give at least one (name, epsilon) pair")
+    for pair in attacks:
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise ValueError(f"attacks has {pair!r}; allowed: (attack, epsilon) pairs, e.g. ('pgd-linf', 1 / 255)")
+    attacks = [(a, as_real(e, "epsilon", minimum=0, min_open=True)) for a, e in attacks]
+    n_boot, ci, seed = _bootstrap_args(n_boot, ci, seed)
+    batch_size = as_int(batch_size, "batch_size", minimum=1)
+    x = _check_batch(x)
+    check_labels(y, "y", length=len(x))
     specs = [fk_attacks.ATTACKS.get(a) if isinstance(a, str) else a for a, _ in attacks]
     if len({sp.name for sp in specs}) != len(specs):
         raise ValueError(f"attacks={[sp.name for sp in specs]!r} repeats an attack name; use each once")
@@ -942,6 +1044,7 @@ def measure_spectra(
         logits = predict(fmodel, x, batch_size=batch_size)
     if len(logits) != len(x):
         raise ValueError(f"logits has {len(logits)} rows for {len(x)} images")
+    check_labels(y, "y", length=len(x), num_classes=logits.shape[1])
     correct = (logits.argmax(1).cpu() == y.cpu())
     idx = torch.nonzero(correct).flatten().to(x.device)
     xc, yc = x[idx], y.to(x.device)[idx]

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from freqkit import spectra
+from freqkit._validate import check_finite, check_numeric_dtype
 
 __all__ = [
     "CONTINUOUS_NOISE_F50",
@@ -65,15 +66,34 @@ def _grid_size(n: object) -> int:
     return int(n)
 
 
-def _images(x: object, name: str = "x") -> tuple[torch.Tensor, bool]:
-    """``x`` as a real floating tensor of shape ``(..., C, H, W)`` and whether it was numpy."""
+def _tensor(x: object, name: str, min_ndim: int, layout: str) -> tuple[torch.Tensor, bool]:
+    """``x`` as a finite real floating tensor with ``min_ndim`` axes or more, and whether it was numpy.
+
+    Big-endian arrays are converted to native order (same values); integer, complex,
+    object and string dtypes, too few axes and NaN/inf pixels are a ValueError.
+    """
     is_numpy = not isinstance(x, torch.Tensor)
-    t = torch.from_numpy(np.ascontiguousarray(x)) if is_numpy else x
+    if is_numpy:
+        a = np.asarray(x)
+        if a.dtype.kind != "f":
+            raise ValueError(f"{name} must be a real floating tensor or array {layout}, got dtype {a.dtype}")
+        if not a.dtype.isnative:
+            a = a.astype(a.dtype.newbyteorder("="))
+        t = torch.from_numpy(np.ascontiguousarray(a))
+    else:
+        t = x
     if t.is_complex() or not t.is_floating_point():
-        raise ValueError(f"{name} must be a real floating tensor or array, got dtype {t.dtype}")
-    if t.ndim < 3:
-        raise ValueError(f"{name} must have shape (..., C, H, W), got shape {tuple(t.shape)}")
+        raise ValueError(f"{name} must be a real floating tensor or array {layout}, got dtype {t.dtype}")
+    check_numeric_dtype(t.dtype, name, allow_int=False)
+    if t.ndim < min_ndim:
+        raise ValueError(f"{name} must have shape {layout}, got shape {tuple(t.shape)}")
+    check_finite(t, name)
     return t, is_numpy
+
+
+def _images(x: object, name: str = "x") -> tuple[torch.Tensor, bool]:
+    """``x`` as a finite real floating tensor of shape ``(..., C, H, W)`` and whether it was numpy."""
+    return _tensor(x, name, 3, "(..., C, H, W)")
 
 
 def _out(t: torch.Tensor, is_numpy: bool):
@@ -148,11 +168,7 @@ def gaussian_blur(x: ArrayT, sigma: float) -> ArrayT:
     True
     """
     sigma = _positive(sigma, "sigma", "pixels")
-    is_numpy = not isinstance(x, torch.Tensor)
-    t = torch.from_numpy(np.ascontiguousarray(x)) if is_numpy else x
-    if t.is_complex() or not t.is_floating_point() or t.ndim < 2:
-        raise ValueError(f"x must be a real floating tensor or array of shape (..., H, W), got "
-                         f"dtype {t.dtype} and shape {tuple(t.shape)}")
+    t, is_numpy = _tensor(x, "x", 2, "(..., H, W)")
     h, w = t.shape[-2:]
     fy = torch.fft.fftfreq(h, dtype=torch.float64, device=t.device)[:, None]
     fx = torch.fft.rfftfreq(w, dtype=torch.float64, device=t.device)[None, :]
@@ -251,6 +267,7 @@ def band_energy_fraction(x: ArrayT, band: str | tuple[float, float]) -> ArrayT:
 def lfc_energy_fraction(x: ArrayT, radii: Sequence[float]) -> ArrayT:
     """Fraction of each image's mean-removed energy in its LFC, shape ``(..., len(radii))``.
 
+    ``radii`` is a sequence (or 1-D array) of radii.
     ``‖LFC_r(x - x̄)‖² / ‖x - x̄‖²`` summed over channels, the LFC by
     :func:`freqkit.spectra.split_frequency_components` (coefficients with index
     distance ``< r``, Wang et al. 2020; the DC of the mean-removed image is zero).
@@ -263,6 +280,8 @@ def lfc_energy_fraction(x: ArrayT, radii: Sequence[float]) -> ArrayT:
     >>> frac[:, 0].abs().max().item() < 1e-12, torch.allclose(frac[:, 1], torch.ones(3, dtype=torch.float64))
     (True, True)
     """
+    if isinstance(radii, np.ndarray) and radii.ndim == 1:
+        radii = radii.tolist()
     if isinstance(radii, (str, bytes)) or not isinstance(radii, Sequence) or len(radii) == 0:
         raise ValueError(f"radii={radii!r} is not allowed; allowed: a non-empty sequence of "
                          "radii >= 0 (DFT index units)")

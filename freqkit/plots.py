@@ -20,6 +20,8 @@ import plotly.io as pio
 import xarray as xr
 from IPython.display import HTML
 
+from freqkit._validate import as_bool, as_int, as_real
+
 __all__ = [
     "COLORS",
     "configure_offline",
@@ -171,8 +173,11 @@ def style(
     >>> fig.layout.height
     420
     """
-    if height <= 0:
-        raise ValueError(f"height must be a positive number of pixels, got {height!r}")
+    if not isinstance(fig, go.Figure):
+        raise ValueError(f"fig must be a plotly.graph_objects.Figure, got {type(fig).__name__}")
+    height = as_int(height, "height", minimum=10)  # plotly's minimum (pixels)
+    width = as_int(width, "width", minimum=10, allow_none=True)
+    log_x, log_y = as_bool(log_x, "log_x"), as_bool(log_y, "log_y")
     _register_template()
     fig.update_layout(
         template=TEMPLATE_NAME,
@@ -250,18 +255,30 @@ def line_with_error(
     """
     if not isinstance(da, xr.DataArray):
         raise ValueError(f"da must be an xarray.DataArray, got {type(da).__name__}")
+    if fig is not None and not isinstance(fig, go.Figure):
+        raise ValueError(f"fig must be None or a plotly.graph_objects.Figure, got {type(fig).__name__}")
     allowed = {x} | ({color} if color else set()) | {seed_dim}
     for argname, dim in (("x", x), ("color", color)):
         if dim is not None and dim not in da.dims:
             raise ValueError(f"{argname}={dim!r} is not a dim of da; dims are {da.dims}")
+    if x == seed_dim:
+        raise ValueError(f"x={x!r} is seed_dim, the dim averaged over; allowed: another dim of da {da.dims}")
+    if color is not None and color in (x, seed_dim):
+        raise ValueError(f"color={color!r} is also x or seed_dim; allowed: a third dim of da {da.dims}")
     extra = [d for d in da.dims if d not in allowed]
     if extra:
         raise ValueError(
             f"da has dims {extra} besides x={x!r}, color={color!r}, seed_dim={seed_dim!r}; "
             "select or reduce them first"
         )
-    if not 0 <= band_alpha <= 1:
-        raise ValueError(f"band_alpha must be in [0, 1], got {band_alpha!r}")
+    band_alpha = as_real(band_alpha, "band_alpha", minimum=0, maximum=1)
+    if da.dtype.kind not in "biuf":
+        raise ValueError(f"da has dtype {da.dtype}; allowed: real numbers")
+    empty = [d for d in da.dims if da.sizes[d] == 0]
+    if empty:
+        raise ValueError(f"da has an empty dim {empty[0]!r} (size 0); nothing to draw")
+    if not bool(np.isfinite(da.values).any()):
+        raise ValueError(f"da{' ' + repr(da.name) if da.name else ''} is NaN (or inf) everywhere; nothing to draw")
 
     if seed_dim in da.dims:
         mean = da.mean(seed_dim, skipna=True)

@@ -43,13 +43,17 @@ Conventions
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from freqkit._validate import as_int
 from freqkit.registry import Registry
 
 __all__ = [
@@ -117,8 +121,40 @@ class _Normalised(nn.Module):
         self.register_buffer("input_std", torch.tensor(config.std, dtype=torch.float32).view(1, c, 1, 1))
 
     def normalise(self, x: Tensor) -> Tensor:
-        """``(x - input_mean) / input_std``."""
+        """``(x - input_mean) / input_std``; ``x`` must be ``(N, in_channels, H, W)`` of the model's dtype."""
+        _check_input(x, self.config.in_channels, self.input_mean.dtype)
         return (x - self.input_mean) / self.input_std
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def _check_input(x: Any, channels: int, dtype: torch.dtype) -> None:
+    """A ValueError unless ``x`` is a non-empty ``(N, channels, H, W)`` tensor of ``dtype``."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"x must be a torch tensor of images (N, {channels}, H, W) in [0, 1], got {type(x).__name__}")
+    if x.dtype != dtype:
+        raise ValueError(f"x has dtype {_dtype_name(x.dtype)}; allowed: {_dtype_name(dtype)} images in [0, 1] "
+                         "(the model's dtype)")
+    if x.ndim != 4 or x.shape[1] != channels or x.shape[0] == 0:
+        raise ValueError(f"x has shape {tuple(x.shape)}; allowed: (N, {channels}, H, W) with N >= 1")
+
+
+def _check_block(in_planes: Any, planes: Any, stride: Any) -> tuple[int, int, int]:
+    in_planes = as_int(in_planes, "in_planes", minimum=1)
+    planes = as_int(planes, "planes", minimum=1)
+    stride = as_int(stride, "stride", minimum=1, maximum=2)
+    return in_planes, planes, stride
+
+
+def _check_config(config: Any, name: str) -> CNNConfig:
+    if not isinstance(config, CNNConfig):
+        raise ValueError(f"config must be a CNNConfig (see create_cnn), got {type(config).__name__}")
+    if name == "wide-resnet" and (isinstance(config.depth, bool) or not isinstance(config.depth, int)
+                                  or config.depth < 10 or (config.depth - 4) % 6):
+        raise ValueError(f"config.depth={config.depth!r} is not allowed for a WideResNet; allowed: 6n + 4 >= 10")
+    return config
 
 
 class PreActBlock(nn.Module):
@@ -138,6 +174,7 @@ class PreActBlock(nn.Module):
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
         super().__init__()
+        in_planes, planes, stride = _check_block(in_planes, planes, stride)
         self.bn1 = nn.BatchNorm2d(in_planes)
         self.conv1 = nn.Conv2d(in_planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
@@ -169,7 +206,7 @@ class PreActResNet(_Normalised):
 
     def __init__(self, config: CNNConfig, blocks: tuple[int, ...] = (2, 2, 2, 2)) -> None:
         super().__init__()
-        self._init_normalisation(config)
+        self._init_normalisation(_check_config(config, "preact-resnet18"))
         w = config.width
         self.conv1 = nn.Conv2d(config.in_channels, w, kernel_size=3, stride=1, padding=1, bias=False)
         in_planes = w
@@ -205,6 +242,7 @@ class WideBlock(nn.Module):
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
         super().__init__()
+        in_planes, planes, stride = _check_block(in_planes, planes, stride)
         self.bn1 = nn.BatchNorm2d(in_planes)
         self.conv1 = nn.Conv2d(in_planes, planes, kernel_size=3, stride=stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
@@ -236,7 +274,7 @@ class WideResNet(_Normalised):
 
     def __init__(self, config: CNNConfig) -> None:
         super().__init__()
-        self._init_normalisation(config)
+        self._init_normalisation(_check_config(config, "wide-resnet"))
         n = (config.depth - 4) // 6
         widths = [16, 16 * config.width, 32 * config.width, 64 * config.width]
         self.conv1 = nn.Conv2d(config.in_channels, widths[0], kernel_size=3, stride=1, padding=1, bias=False)
@@ -270,10 +308,18 @@ def _wide_resnet(config: CNNConfig) -> nn.Module:
     return WideResNet(config)
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}={value!r} is not allowed; allowed: a positive integer")
-    return value
+def _channel_values(values: Any, name: str, channels: int, *, positive: bool) -> tuple[float, ...]:
+    """``values`` as ``channels`` finite floats (``> 0`` when ``positive``), else ValueError."""
+    allowed = f"{channels} finite numbers{' > 0' if positive else ''} (one per input channel)"
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or len(values) != channels:
+        raise ValueError(f"{name}={values!r} is not allowed; allowed: {allowed}")
+    out = []
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not math.isfinite(v) \
+                or (positive and v <= 0):
+            raise ValueError(f"{name}={tuple(values)!r} is not allowed (entry {v!r}); allowed: {allowed}")
+        out.append(float(v))
+    return tuple(out)
 
 
 def create_cnn(
@@ -315,26 +361,24 @@ def create_cnn(
     ValueError: depth=12 is not allowed for 'wide-resnet'; allowed: 6n + 4 >= 10 (e.g. 28)
     """
     factory = CNNS.get(name)
-    _positive_int("num_classes", num_classes)
-    _positive_int("width", width)
-    _positive_int("in_channels", in_channels)
+    num_classes = as_int(num_classes, "num_classes", minimum=1)
+    width = as_int(width, "width", minimum=1)
+    in_channels = as_int(in_channels, "in_channels", minimum=1)
     if name == "wide-resnet":
         depth = 28 if depth is None else depth
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+        if isinstance(depth, (bool, np.bool_)) or not isinstance(depth, (int, np.integer)) or depth < 10 \
+                or (depth - 4) % 6:
             raise ValueError(f"depth={depth!r} is not allowed for 'wide-resnet'; allowed: 6n + 4 >= 10 (e.g. 28)")
+        depth = int(depth)
     elif depth is not None:
         raise ValueError(f"depth={depth!r} is not allowed for {name!r}; allowed: None")
     if mean is None:
         mean = CIFAR10_MEAN if in_channels == 3 else (0.5,) * in_channels
     if std is None:
         std = CIFAR10_STD if in_channels == 3 else (0.25,) * in_channels
-    mean, std = tuple(float(v) for v in mean), tuple(float(v) for v in std)
-    if len(mean) != in_channels or len(std) != in_channels or not all(s > 0 for s in std):
-        raise ValueError(
-            f"mean={mean!r}, std={std!r} are not allowed; allowed: {in_channels} values each, std > 0"
-        )
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(f"seed={seed!r} is not allowed; allowed: None or an integer")
+    mean = _channel_values(mean, "mean", in_channels, positive=False)
+    std = _channel_values(std, "std", in_channels, positive=True)
+    seed = as_int(seed, "seed", minimum=0, allow_none=True)
     config = CNNConfig(name, num_classes, width, depth, in_channels, mean, std, seed)
     if seed is None:
         return factory(config)
@@ -353,4 +397,6 @@ def rebuild_cnn(config: CNNConfig) -> nn.Module:
     >>> all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), other.state_dict().values()))
     True
     """
+    if not isinstance(config, CNNConfig):
+        raise ValueError(f"config must be a CNNConfig (a network's .config), got {type(config).__name__}")
     return create_cnn(**dataclasses.asdict(config))

@@ -74,6 +74,12 @@ def config_dict(config: Any) -> Any:
     >>> config_dict(C()), config_dict(C(b=(0.1,)))
     ({'a': 1}, {'a': 1, 'b': (0.1,)})
     """
+    if not (dataclasses.is_dataclass(config) and not isinstance(config, type)) and not isinstance(config, Mapping):
+        raise ValueError(f"config must be a dataclass instance or a mapping, got {type(config).__name__}")
+    return _config_dict(config)
+
+
+def _config_dict(config: Any) -> Any:
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         out = {}
         for f in dataclasses.fields(config):
@@ -83,12 +89,12 @@ def config_dict(config: Any) -> Any:
                     f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
                 if value == default:
                     continue
-            out[f.name] = config_dict(value)
+            out[f.name] = _config_dict(value)
         return out
     if isinstance(config, (list, tuple)):
-        return type(config)(config_dict(v) for v in config)
-    if isinstance(config, dict):
-        return {k: config_dict(v) for k, v in config.items()}
+        return type(config)(_config_dict(v) for v in config)
+    if isinstance(config, Mapping):
+        return {k: _config_dict(v) for k, v in config.items()}
     return config
 
 

@@ -1621,6 +1621,11 @@ def sweep_calls_configs(env: Env) -> list[Call]:
                "type"),
         raises("config_json(mixed int/str keys)", lambda: S.config_json({1: 0, "a": 1}), "config"),
         raises("run_key(None)", lambda: S.run_key(None), "config", "NoneType"),
+        raises("config_dict(3)", lambda: S.config_dict(3), "config", "int"),
+        raises("config_dict(a dataclass class)", lambda: S.config_dict(fk("train").TrainConfig), "config", "type"),
+        returns("config_dict(RunConfig()) leaves the OMIT_DEFAULT fields out",
+                lambda: S.config_dict(fk("experiments.common").RunConfig()),
+                lambda d: _assert("lr_grid" not in d and "train" in d, f"keys {sorted(d)}")),
         returns("run_key(numpy scalars) = run_key(Python scalars)",
                 lambda: (S.run_key({"seed": np.int64(3), "lr": np.float64(0.5)}), S.run_key({"seed": 3, "lr": 0.5})),
                 lambda keys: _assert(keys[0] == keys[1], f"run keys differ: {keys}")),
@@ -1854,7 +1859,7 @@ KINDS: list[Kind] = [
     Kind("results-git-lock", _f("results", "provenance"), "provenance takes git's optional index.lock",
          results_calls_git_lock),
     Kind("registry-get", _f("registry", "Registry"), "unknown / unhashable registry names", registry_calls),
-    Kind("sweep-configs", _f("sweep", "config_json", "run_key"), "NaN / object fields, not a mapping; numpy",
+    Kind("sweep-configs", _f("sweep", "config_json", "run_key", "config_dict"), "NaN / object fields, not a mapping; numpy",
          sweep_calls_configs),
     Kind("sweep-run", _f("sweep", "run_sweep", "combine_runs", "expand_run_dims", "lock_is_live"),
          "run_fn not callable/no Dataset; configs, out_dir", sweep_calls_run),
@@ -2110,8 +2115,10 @@ def test_a_cache_file_cut_anywhere_is_rebuilt(toy_archives: dict[str, Any], frac
 # =========================================================================== the table
 
 
-def table_rows(results: dict[str, str], before: dict[str, str], n_calls: int) -> tuple[list[str], str]:
-    """The docstring's table rows and the closing figure."""
+def table_rows(results: dict[str, str], before: dict[str, str], n_calls: int,
+               kinds: list[Kind] | None = None) -> tuple[list[str], str]:
+    """The docstring's table rows and the closing figure (of ``kinds``, default this file's)."""
+    KINDS = kinds if kinds is not None else globals()["KINDS"]
     rows = []
     for kind in KINDS:
         after = "open" if kind.open else results[kind.id]
@@ -2129,14 +2136,15 @@ def table_rows(results: dict[str, str], before: dict[str, str], n_calls: int) ->
     return rows, figure
 
 
-def main(argv: list[str]) -> int:
-    """``python tests/test_bad_input.py [-v] [--raw] [--before FILE]``: classify every kind.
+def main(argv: list[str], kinds: list[Kind] | None = None) -> int:
+    """``python tests/test_bad_input.py [-v] [--raw] [--before FILE]``: classify every kind (of ``kinds``).
 
     ``--raw`` prints ``<kind> <outcome>`` lines (save them from a run on the old package, then pass
     that file as ``--before``); otherwise the docstring's table rows and figure are printed.
     """
     import tempfile
 
+    KINDS = kinds if kinds is not None else globals()["KINDS"]
     results = {}
     n_calls = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -2158,7 +2166,7 @@ def main(argv: list[str]) -> int:
             parts = line.split()
             if len(parts) == 2:
                 before[parts[0]] = parts[1]
-    rows, figure = table_rows(results, before, n_calls)
+    rows, figure = table_rows(results, before, n_calls, KINDS)
     print("\n".join(rows))
     print(figure)
     return 0

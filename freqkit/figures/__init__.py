@@ -9,13 +9,17 @@ notebook only calls them and :func:`freqkit.plots.show`. Shared here:
   accuracy of the kept attempt of every run (variables ``curve_*`` on dim
   ``epoch``, :func:`freqkit.experiments.common.learning_curve_vars`);
 - :func:`table`: a :class:`pandas.DataFrame` as a notebook output that renders
-  as a table both in Jupyter (HTML) and in the book (Markdown).
+  as a table both in Jupyter (HTML) and in the book (Markdown);
+- :func:`require_data`, :func:`require_table`, :func:`require_choice`: the checks
+  every figure makes first. A figure given results that lack what it draws raises
+  a ``ValueError`` naming the figure and the missing variable, the empty dim or
+  the variable without a single finite value -- never an empty figure or NaN lines.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,9 +28,11 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.subplots import make_subplots
 
+from freqkit._validate import as_int
 from freqkit.plots import COLORS, style
 
-__all__ = ["MODEL_COLORS", "fig_learning_curves", "model_color", "table", "table_bundle"]
+__all__ = ["MODEL_COLORS", "fig_learning_curves", "model_color", "require_choice", "require_data",
+           "require_table", "table", "table_bundle"]
 
 #: One colour per model name / architecture family, used by every chapter.
 MODEL_COLORS: dict[str, str] = {
@@ -52,6 +58,122 @@ def model_color(name: Any) -> str:
     return COLORS[sum(map(ord, key)) % len(COLORS)]
 
 
+def require_data(ds: Any, figure: str, variables: Mapping[str, Sequence[str]] | Sequence[str] = (), *,
+                 labels: Sequence[str] = (), dims: Sequence[str] = (),
+                 values: Mapping[str, Sequence[Any]] | None = None) -> xr.Dataset:
+    """Check that results ``ds`` hold what figure ``figure`` draws; return ``ds``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    figure : str
+        Name of the figure function (every message starts with it).
+    variables : mapping of str to dims, or sequence of str
+        Numeric variables the figure draws (with the dims each must have); each
+        must hold at least one finite value.
+    labels : sequence of str
+        Variables or coordinates that must exist (any dtype).
+    dims : sequence of str
+        Dims ``ds`` must have, each of size >= 1.
+    values : mapping of str to values, optional
+        Coordinate values a dim must have (e.g. ``{"image_set": ["cifar10"]}``).
+
+    Raises
+    ------
+    ValueError
+        ``ds`` is not a Dataset; a variable, label or dim is missing; a dim is empty;
+        a variable lacks a dim, is not numeric or is NaN everywhere.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"f50": ("seed", [np.nan, np.nan])})
+    >>> require_data(ds, "fig_f50", {"f50": ("seed",)})
+    Traceback (most recent call last):
+    ...
+    ValueError: fig_f50: ds.f50 is NaN everywhere (every run failed or none was run); nothing to draw
+    >>> require_data(ds, "fig_f50", ["f50", "f50_noise"])
+    Traceback (most recent call last):
+    ...
+    ValueError: fig_f50: ds has no variable 'f50_noise'; the figure draws ['f50', 'f50_noise'] (re-run the chapter, or pass the results the figure is made from)
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise ValueError(f"{figure}: ds must be an xarray.Dataset (the chapter's results), got {type(ds).__name__}")
+    needed = dict(variables) if isinstance(variables, Mapping) else {v: () for v in variables}
+    missing = [v for v in (*needed, *labels) if v not in ds.variables]
+    if missing:
+        raise ValueError(f"{figure}: ds has no variable {', '.join(map(repr, missing))}; the figure draws "
+                         f"{list(needed) + list(labels)} (re-run the chapter, or pass the results the figure "
+                         "is made from)")
+    all_dims = list(dict.fromkeys([*dims, *(d for want in needed.values() for d in want)]))
+    for d in all_dims:
+        if d not in ds.dims:
+            raise ValueError(f"{figure}: ds has no dim {d!r} (dims {list(ds.dims)})")
+        if ds.sizes[d] == 0:
+            raise ValueError(f"{figure}: ds has an empty dim {d!r} (size 0); nothing to draw")
+    for d, wanted in (values or {}).items():
+        have = [v.item() if isinstance(v, np.generic) else v for v in ds[d].values] if d in ds.dims else []
+        absent = [v for v in wanted if v not in have]
+        if absent:
+            raise ValueError(f"{figure}: ds has no {d} {', '.join(map(repr, absent))} (the {d} values are "
+                             f"{have}); the figure draws {list(wanted)}")
+    for name, want in needed.items():
+        var = ds[name]
+        lacking = [d for d in want if d not in var.dims]
+        if lacking:
+            raise ValueError(f"{figure}: ds.{name} has dims {var.dims}; allowed: dims including {tuple(want)}")
+        if var.dtype.kind not in "biuf":
+            raise ValueError(f"{figure}: ds.{name} has dtype {var.dtype}; allowed: real numbers")
+        if var.size == 0 or not bool(np.isfinite(var.values).any()):
+            raise ValueError(f"{figure}: ds.{name} is NaN everywhere (every run failed or none was run); "
+                             "nothing to draw")
+    return ds
+
+
+def require_table(table: Any, figure: str, columns: Sequence[str], *, numeric: Sequence[str] = ()) -> pd.DataFrame:
+    """Check that a summary table has the ``columns`` figure ``figure`` draws and a row; return it.
+
+    Each column in ``numeric`` must hold at least one finite number.
+
+    Examples
+    --------
+    >>> require_table(pd.DataFrame({"model": []}), "fig_f50", ["model"])
+    Traceback (most recent call last):
+    ...
+    ValueError: fig_f50: the table is empty (no rows); nothing to draw
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise ValueError(f"{figure}: table must be a pandas.DataFrame (the chapter's summary table), got "
+                         f"{type(table).__name__}")
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"{figure}: the table has no column {', '.join(map(repr, missing))}; the figure draws "
+                         f"{list(columns)}")
+    if table.empty:
+        raise ValueError(f"{figure}: the table is empty (no rows); nothing to draw")
+    for c in numeric:
+        values = pd.to_numeric(table[c], errors="coerce").to_numpy(dtype=float)
+        if not np.isfinite(values).any():
+            raise ValueError(f"{figure}: the table's column {c!r} has no finite number (every run failed?); "
+                             "nothing to draw")
+    return table
+
+
+def require_choice(value: Any, name: str, allowed: Iterable[Any]) -> Any:
+    """``value`` if it equals one of ``allowed`` (e.g. a dim's coordinate values), else ValueError.
+
+    Examples
+    --------
+    >>> require_choice("vit", "model", np.array(["fc", "lkc"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: model='vit' is not in the results; allowed: ['fc', 'lkc']
+    """
+    options = [v.item() if isinstance(v, np.generic) else v for v in allowed]
+    if not any(type(value) is not bool and value == v for v in options):
+        raise ValueError(f"{name}={value!r} is not in the results; allowed: {options}")
+    return value
+
+
 _CURVE_PANELS = (("curve_train_loss", "training loss"),
                  ("curve_train_accuracy", "training accuracy"),
                  ("curve_val_accuracy", "validation accuracy"))
@@ -73,9 +195,12 @@ def fig_learning_curves(ds: xr.Dataset, *, color: str = "model", facet: str | No
     >>> len(fig.data), fig.data[0].y.tolist(), fig.data[0].line.color
     (12, [0.0, 1.0], '#1f77b4')
     """
-    missing = [v for v, _ in _CURVE_PANELS if v not in ds]
-    if missing:
-        raise ValueError(f"ds has no learning curves (missing {missing}); re-run the chapter")
+    figure = "fig_learning_curves"
+    require_data(ds, figure, [v for v, _ in _CURVE_PANELS], dims=("epoch",))
+    for arg, dim in (("color", color), ("facet", facet)):
+        if dim is not None and dim not in ds.dims:
+            raise ValueError(f"{figure}: {arg}={dim!r} is not a dim of ds; allowed: one of {list(ds.dims)}")
+    require_data(ds, figure, {v: ("epoch",) for v, _ in _CURVE_PANELS}, dims=(color,) + ((facet,) if facet else ()))
     facets: Sequence[Any] = list(ds[facet].values) if facet else [None]
     fig = make_subplots(rows=len(facets), cols=3, shared_xaxes=True,
                         column_titles=[t for _, t in _CURVE_PANELS],
@@ -102,6 +227,8 @@ def fig_learning_curves(ds: xr.Dataset, *, color: str = "model", facet: str | No
                         line={"color": model_color(name), "width": 1.2}, opacity=0.7,
                     ), row=r, col=c)
                     shown.add(name)
+    if not fig.data:
+        raise ValueError(f"{figure}: no run has a finite learning curve; nothing to draw")
     style(fig, title=title, legend_title=color, height=240 * len(facets) + 100)
     fig.update_xaxes(title_text="epoch", row=len(facets))
     return fig
@@ -125,6 +252,9 @@ def table_bundle(df: pd.DataFrame, caption: str = "", *, index: bool = False,
     >>> "<th>acc</th>" in b["text/html"]
     True
     """
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"df must be a pandas.DataFrame, got {type(df).__name__}")
+    digits = as_int(digits, "digits", minimum=1)
     frame = df.reset_index() if index else df
 
     def cell(v: Any) -> str:

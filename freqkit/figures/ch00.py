@@ -18,7 +18,8 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.subplots import make_subplots
 
-from freqkit.figures import model_color
+from freqkit._validate import as_int
+from freqkit.figures import model_color, require_data
 from freqkit.plots import COLORS, style
 
 __all__ = ["crop", "fig_example_images", "fig_f50", "fig_jpeg_pairs", "fig_kernel_kappa", "fig_lfc_energy",
@@ -53,9 +54,17 @@ def png_uri(image: np.ndarray) -> str:
     """
     from PIL import Image
 
-    a = np.clip(np.asarray(image, dtype=np.float64), 0, 1)
+    a = np.asarray(image)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"image has dtype {a.dtype}; allowed: real numbers in [0, 1]")
     if a.ndim != 3 or a.shape[0] not in (1, 3):
         raise ValueError(f"image must have shape (C, H, W) with C = 1 or 3, got {a.shape}")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise ValueError(f"image has a non-finite pixel {a[where]} at index {where}; allowed: finite values "
+                         "(crop the padding first, see crop)")
+    a = np.clip(a, 0, 1)
     a = np.repeat(a, 3, 0) if a.shape[0] == 1 else a
     buf = io.BytesIO()
     Image.fromarray(np.round(255 * a.transpose(1, 2, 0)).astype(np.uint8)).save(buf, format="PNG")
@@ -73,6 +82,8 @@ def crop(da: xr.DataArray) -> xr.DataArray:
     >>> crop(da).shape
     (2, 2)
     """
+    if not isinstance(da, (xr.DataArray, xr.Dataset)):
+        raise ValueError(f"da must be an xarray.DataArray, got {type(da).__name__}")
     for dim in ("channel", "row", "col", "fy", "fx"):
         if dim in da.dims:
             da = da.dropna(dim, how="all")
@@ -88,7 +99,17 @@ def log_power(power: np.ndarray, max_side: int = 56) -> tuple[np.ndarray, int]:
     >>> z.shape, f, float(np.nanmax(z))
     ((56, 56), 2, 2.0)
     """
-    a = np.array(power, dtype=np.float64)
+    a = np.array(power)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"power has dtype {a.dtype}; allowed: real numbers")
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] < 1:
+        raise ValueError(f"power has shape {a.shape}; allowed: a centred square spectrum (n, n)")
+    a = a.astype(np.float64)
+    if (a < 0).any():
+        where = tuple(int(i) for i in np.argwhere(a < 0)[0])
+        raise ValueError(f"power has a negative entry {a[where]} at index {where}; allowed: a power spectrum "
+                         "(entries >= 0; NaN for missing bins)")
+    max_side = as_int(max_side, "max_side", minimum=1)
     n = a.shape[-1]
     a[n // 2, n // 2] = np.nan
     f = max(1, n // max_side)
@@ -113,6 +134,7 @@ def fig_example_images(ds: xr.Dataset) -> go.Figure:
     >>> len(fig.data), fig.data[0].type
     (4, 'image')
     """
+    require_data(ds, "fig_example_images", {"example_image": ("image_set", "example", "channel", "row", "col")})
     sets = _sets(ds)
     n_ex = ds.sizes["example"]
     fig = make_subplots(rows=len(sets), cols=n_ex, horizontal_spacing=0.02, vertical_spacing=0.03,
@@ -122,6 +144,9 @@ def fig_example_images(ds: xr.Dataset) -> go.Figure:
             img = crop(ds.example_image.sel(image_set=s, example=j))
             if img.size and np.isfinite(img.values).all():
                 fig.add_trace(go.Image(source=png_uri(img.values)), row=i + 1, col=j + 1)
+    if not fig.data:
+        raise ValueError("fig_example_images: no stored example image is complete (all have NaN pixels); "
+                         "nothing to draw")
     fig.update_xaxes(visible=False).update_yaxes(visible=False)
     return style(fig, title="Example images", height=220 * len(sets))
 
@@ -138,6 +163,10 @@ def fig_power_spectra(ds: xr.Dataset, max_side: int = 56) -> go.Figure:
     >>> len(fig.data), fig.data[0].z.shape
     (6, (12, 12))
     """
+    require_data(ds, "fig_power_spectra", {"example_power": ("image_set", "example", "fy", "fx"),
+                                           "mean_power": ("image_set", "spectrum", "fy", "fx")},
+                 values={"spectrum": ("images",)})
+    max_side = as_int(max_side, "max_side", minimum=1)
     sets = _sets(ds)
     n_ex = ds.sizes["example"]
     fig = make_subplots(rows=len(sets), cols=n_ex + 1, horizontal_spacing=0.03, vertical_spacing=0.04,
@@ -168,6 +197,8 @@ def fig_radial_cumulative(ds: xr.Dataset) -> go.Figure:
     >>> len(fig.data), fig.data[0].name, float(fig.data[0].y[-1])
     (6, 'fashion-mnist: images', 1.0)
     """
+    require_data(ds, "fig_radial_cumulative", {"radial_cumulative": ("image_set", "spectrum", "radius")},
+                 values={"spectrum": tuple(_SPECTRUM_DASH)})
     fig = go.Figure()
     for s in _sets(ds):
         for kind in _SPECTRUM_DASH:
@@ -192,6 +223,8 @@ def fig_f50(ds: xr.Dataset) -> go.Figure:
     """
     from freqkit.images import CONTINUOUS_NOISE_F50
 
+    require_data(ds, "fig_f50", {v: ("image_set", "sample") for v in ("f50", "f50_blurred", "f50_noise")}
+                 | {"blur_sigma": ()})
     sigma = float(ds.blur_sigma.max())
     fig = go.Figure()
     for kind, var, color in (("images", "f50", COLORS[0]), (f"blurred (σ = {sigma:g} px)", "f50_blurred", COLORS[2]),
@@ -218,9 +251,9 @@ def fig_jpeg_pairs(ds: xr.Dataset) -> go.Figure:
     >>> len(fig.data), len(fig.data[0].x)
     (2, 20)
     """
-    if "pair_f50_exact" not in ds or "cifar10" not in ds.image_set.values:
-        raise ValueError("ds has no CIFAR-10 pairs (pair_f50_exact); the cifar10 image set was not run")
-    d = ds.sel(image_set="cifar10")
+    pairs = {v: ("pair",) for v in ("pair_f50_exact", "pair_f50_source", "pair_psnr")}
+    require_data(ds, "fig_jpeg_pairs", pairs, dims=("image_set",), values={"image_set": ("cifar10",)})
+    d = require_data(ds.sel(image_set="cifar10"), "fig_jpeg_pairs (image set cifar10)", pairs)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=np.round(d.pair_f50_exact.values, 4), y=np.round(d.pair_f50_source.values, 4),
                              mode="markers", name="image pairs", marker={"color": image_set_color("cifar10")},
@@ -243,6 +276,8 @@ def fig_kernel_kappa(ds: xr.Dataset) -> go.Figure:
     >>> [t.name for t in fig.data]
     ['box, closed form', 'box, FFT', 'gaussian-k/4, FFT', 'gaussian-k/6, FFT']
     """
+    require_data(ds, "fig_kernel_kappa", {"kappa_high": ("kernel_family", "kernel_size"),
+                                          "kappa_high_box_closed_form": ("kernel_size",), "kernel_padded_size": ()})
     n = int(ds.kernel_padded_size)
     k = ds.kernel_size.values
     fig = go.Figure()
@@ -267,6 +302,9 @@ def fig_lfc_examples(ds: xr.Dataset) -> go.Figure:
     >>> len(fig.data)  # 2 sets × (image + 2 LFC + 2 HFC)
     10
     """
+    require_data(ds, "fig_lfc_examples", {"lfc_image": ("image_set", "lfc_example", "channel"),
+                                          "lfc": ("image_set", "lfc_example", "lfc_radius", "channel"),
+                                          "hfc": ("image_set", "lfc_example", "lfc_radius", "channel")})
     sets = _sets(ds)
     radii = ds.lfc_radius.values
     fig = make_subplots(rows=len(sets), cols=1 + 2 * len(radii), horizontal_spacing=0.01, vertical_spacing=0.03,
@@ -296,6 +334,7 @@ def fig_lfc_energy(ds: xr.Dataset) -> go.Figure:
     >>> [t.name for t in fig.data], len(fig.data[0].y)
     (['fashion-mnist', 'cifar10'], 2)
     """
+    require_data(ds, "fig_lfc_energy", {"lfc_energy_fraction": ("image_set", "sample", "lfc_radius")})
     radii = ds.lfc_radius.values
     fig = go.Figure()
     for s in _sets(ds):

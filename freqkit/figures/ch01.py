@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.subplots import make_subplots
 
-from freqkit.figures import model_color
+from freqkit._validate import as_real
+from freqkit.figures import model_color, require_data
 from freqkit.plots import style
 
 __all__ = ["NORM_PANELS", "SCALE_FREE_PANELS", "fig_beta_spectra", "fig_norms", "fig_scale_free"]
@@ -20,7 +21,9 @@ SCALE_FREE_PANELS = (("beta_sparsity", "‖β̂‖₁/‖β̂‖₂"), ("delta_s
                      ("beta_l2_per_margin", "‖β‖₂ / median margin"))
 
 
-def _panels_vs_depth(summary: xr.Dataset, panels, title: str) -> go.Figure:
+def _panels_vs_depth(summary: xr.Dataset, panels, title: str, figure: str) -> go.Figure:
+    grid = ("dataset", "nonlinearity", "model", "depth", "seed")
+    require_data(summary, figure, {var: grid for var, _ in panels})
     groups = [(d, n) for d in summary.dataset.values for n in summary.nonlinearity.values]
     fig = make_subplots(rows=len(groups), cols=len(panels), shared_xaxes=True,
                         column_titles=[t for _, t in panels],
@@ -52,8 +55,9 @@ def fig_norms(summary: xr.Dataset, epsilon: float) -> go.Figure:
     >>> len(fig.data), fig.data[0].name, fig.data[0].y.tolist()
     (8, 'FC', [1.0, 0.5])
     """
+    epsilon = as_real(epsilon, "epsilon", minimum=0, min_open=True)
     return _panels_vs_depth(summary, NORM_PANELS,
-                            f"Max-normalised norms vs depth (ε = {epsilon} for δ)")
+                            f"Max-normalised norms vs depth (ε = {epsilon} for δ)", "fig_norms")
 
 
 def fig_scale_free(summary: xr.Dataset) -> go.Figure:
@@ -65,7 +69,7 @@ def fig_scale_free(summary: xr.Dataset) -> go.Figure:
     >>> len(fig_scale_free(_toy_summary()).data)
     6
     """
-    return _panels_vs_depth(summary, SCALE_FREE_PANELS, "Scale-free comparisons vs depth")
+    return _panels_vs_depth(summary, SCALE_FREE_PANELS, "Scale-free comparisons vs depth", "fig_scale_free")
 
 
 def fig_beta_spectra(ds: xr.Dataset) -> go.Figure:
@@ -74,10 +78,20 @@ def fig_beta_spectra(ds: xr.Dataset) -> go.Figure:
     With datasets of different image sizes the spectra are stored per size
     (``beta_power_<h>x<w>``); the first one with data is shown.
     """
+    figure = "fig_beta_spectra"
+    require_data(ds, figure, dims=("dataset", "nonlinearity", "model", "depth", "seed"))
+    names = [v for v in ds.data_vars if str(v).startswith("beta_power")]
+    if not names:
+        raise ValueError(f"{figure}: ds has no variable 'beta_power' (nor beta_power_<h>x<w>); re-run the chapter")
     d0, n0 = ds.dataset.values[0], ds.nonlinearity.values[0]
-    names = [v for v in ds.data_vars if v.startswith("beta_power")]
-    bp = next(b for b in (ds[v].squeeze("kernel_size", drop=True).sel(dataset=d0, nonlinearity=n0)
-                          .isel(seed=0) for v in names) if np.isfinite(b).any())
+    for v in names:
+        require_data(ds, figure, {v: ("dataset", "nonlinearity", "model", "depth", "seed")})
+    first = [ds[v].sel(dataset=d0, nonlinearity=n0).isel(seed=0) for v in names]
+    first = [b.squeeze("kernel_size", drop=True) if "kernel_size" in b.dims else b for b in first]
+    bp = next((b for b in first if np.isfinite(b).any()), None)
+    if bp is None:
+        raise ValueError(f"{figure}: {', '.join(names)} is NaN everywhere for dataset {d0!r}, nonlinearity "
+                         f"{n0!r}, seed {int(ds.seed.values[0])}; nothing to draw")
     bp = bp.rename({d: "_".join(d.split("_")[:2]) for d in bp.dims if d.startswith("freq_")})
     models, depths = [str(m) for m in bp.model.values], [int(v) for v in bp.depth.values]
     fig = make_subplots(rows=len(models), cols=len(depths),

@@ -8,8 +8,9 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.subplots import make_subplots
 
+from freqkit._validate import as_real
 from freqkit.experiments.ch02 import F50_VARS
-from freqkit.figures import model_color
+from freqkit.figures import model_color, require_choice, require_data
 from freqkit.plots import style
 
 __all__ = ["fig_f50_by_depth", "fig_f50_datasets", "fig_f50_vs_accuracy"]
@@ -34,6 +35,7 @@ def fig_f50_datasets(summary: xr.Dataset) -> go.Figure:
     >>> len(fig.data), fig.data[0].name, fig.data[0].y.round(4).tolist()
     (6, 'LKC', [0.323, 0.323])
     """
+    require_data(summary, "fig_f50_datasets", {var: ("dataset", "model", "seed") for var in F50_VARS})
     fig = make_subplots(rows=1, cols=len(F50_VARS), shared_yaxes=True,
                         subplot_titles=[f"f50 of {s}" for s in F50_VARS.values()])
     for c, var in enumerate(F50_VARS, start=1):
@@ -63,11 +65,12 @@ def fig_f50_by_depth(runs: xr.Dataset, dataset: str | None = None) -> go.Figure:
     >>> len(fig.data), fig.data[0].y.round(4).tolist()
     (12, [0.3105, 0.3205, 0.3305])
     """
+    grid = ("dataset", "nonlinearity", "model", "depth", "seed")
+    require_data(runs, "fig_f50_by_depth", {var: grid for var in F50_VARS})
     name = str(runs.dataset.values[0]) if dataset is None else dataset
-    if name not in runs.dataset.values:
-        raise ValueError(f"dataset={dataset!r} is not in the results; use one of "
-                         f"{runs.dataset.values.tolist()}")
-    full = runs.sel(dataset=name)
+    require_choice(name, "dataset", runs.dataset.values)
+    full = require_data(runs.sel(dataset=name), f"fig_f50_by_depth (dataset {name!r})",
+                        {var: grid[1:] for var in F50_VARS})
     nls = [str(n) for n in full.nonlinearity.values]
     fig = make_subplots(rows=len(nls), cols=len(F50_VARS), shared_xaxes=True, row_titles=nls,
                         column_titles=[f"f50 of {s}" for s in F50_VARS.values()])
@@ -99,6 +102,8 @@ def fig_f50_vs_accuracy(runs: xr.Dataset, flat: float | None = None) -> go.Figur
     >>> len(fig.data), len(fig.data[0].x), fig.data[0].marker.color
     (6, 12, '#2ca02c')
     """
+    require_data(runs, "fig_f50_vs_accuracy", {v: ("dataset", "model") for v in ("beta_f50", "test_accuracy")})
+    flat = as_real(flat, "flat", minimum=0, allow_none=True)
     fig = go.Figure()
     symbols = ("circle", "square", "diamond", "triangle-up", "x", "cross")
     for i, dataset in enumerate(runs.dataset.values):
@@ -112,6 +117,9 @@ def fig_f50_vs_accuracy(runs: xr.Dataset, flat: float | None = None) -> go.Figur
                 marker={"color": model_color(model), "symbol": symbols[i % len(symbols)],
                         "size": 8, "opacity": 0.8},
             ))
+    if not any(len(t.x) for t in fig.data):
+        raise ValueError("fig_f50_vs_accuracy: no run has both a finite beta_f50 and a finite test_accuracy; "
+                         "nothing to draw")
     if flat is not None:
         fig.add_hline(y=flat, line_dash="dash", line_color="gray",
                       annotation_text=f"flat spectrum: {flat:.3f}")

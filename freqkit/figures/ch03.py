@@ -10,7 +10,9 @@ import xarray as xr
 from plotly.colors import sample_colorscale
 
 from freqkit import figures
+from freqkit._validate import as_int
 from freqkit.experiments.ch03 import flat_kappa_high
+from freqkit.figures import require_data
 from freqkit.plots import COLORS, line_with_error, style
 
 __all__ = ["THEORY_LINES", "VARIABLES", "fig_kappa", "fig_kappa_vs_accuracy",
@@ -50,6 +52,9 @@ def fig_kappa(summary: xr.Dataset, theory: xr.Dataset | None = None,
     """
     if var not in VARIABLES:
         raise ValueError(f"var={var!r} is not allowed; use one of {list(VARIABLES)}")
+    require_data(summary, "fig_kappa", {var: ("depth", "kernel_size")})
+    if theory is not None:
+        require_data(theory, "fig_kappa (theory)", {tv: ("depth", "kernel_size") for tv in THEORY_LINES})
     da = summary[var].assign_coords(depth=_depth_labels(summary.depth.values))
     fig = line_with_error(da, x="kernel_size", color="depth", name_format="LKC {} (measured)")
     if theory is not None:
@@ -79,6 +84,8 @@ def fig_kappa_vs_accuracy(summary: xr.Dataset) -> go.Figure:
     >>> len(fig.data), fig.data[0].name, len(fig.data[0].x), fig.data[0].text[0]
     (2, 'L = 1', 6, 'k = 3')
     """
+    require_data(summary, "fig_kappa_vs_accuracy",
+                 {v: ("depth", "kernel_size", "seed") for v in ("test_accuracy", "beta_kappa_high")})
     fig = go.Figure()
     for i, depth in enumerate(summary.depth.values):
         sub = summary.sel(depth=depth).transpose("kernel_size", "seed")
@@ -103,7 +110,7 @@ def kernel_size_colors(kernel_sizes: np.ndarray | list[int]) -> dict[int, str]:
     >>> kernel_size_colors([3, 32])
     {3: 'rgb(68, 1, 84)', 32: 'rgb(253, 231, 37)'}
     """
-    ks = [int(k) for k in kernel_sizes]
+    ks = [as_int(k, "kernel_sizes", minimum=1) for k in kernel_sizes]
     points = [0.5] if len(ks) == 1 else list(np.linspace(0, 1, len(ks)))
     return dict(zip(ks, sample_colorscale("Viridis", points)))
 
@@ -121,6 +128,7 @@ def fig_learning_curves(ds: xr.Dataset) -> go.Figure:
     >>> len(fig.data), fig.data[0].name, fig.data[0].line.color
     (36, 'k = 3', 'rgb(68, 1, 84)')
     """
+    require_data(ds, "fig_learning_curves", dims=("depth", "kernel_size"))
     d = ds.assign_coords(depth=_depth_labels(ds.depth.values))
     fig = figures.fig_learning_curves(d, color="kernel_size", facet="depth",
                                       title="Learning curves (kept training attempt of every run)")

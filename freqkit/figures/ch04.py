@@ -15,7 +15,8 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.subplots import make_subplots
 
-from freqkit.figures import model_color
+from freqkit._validate import as_int
+from freqkit.figures import model_color, require_choice, require_data
 from freqkit.plots import style
 
 __all__ = ["fig_examples", "fig_gains", "fig_shortcut_rates", "to_rgb"]
@@ -34,9 +35,15 @@ def to_rgb(img: np.ndarray, *, stretch: bool = False) -> np.ndarray:
     >>> to_rgb(np.array([[[0.0, 0.01]]]), stretch=True)[0, :, 0].tolist()
     [0, 255]
     """
-    img = np.asarray(img, dtype=float)
+    img = np.asarray(img)
+    if img.dtype.kind not in "biuf":
+        raise ValueError(f"img has dtype {img.dtype}; allowed: real numbers in [0, 1]")
+    img = img.astype(float)
     if img.ndim != 3 or img.shape[0] not in (1, 3):
         raise ValueError(f"img has shape {img.shape}; expected (C, H, W) with C = 1 or 3")
+    if not np.isfinite(img).all():
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(img))[0])
+        raise ValueError(f"img has a non-finite pixel {img[where]} at index {where}; allowed: finite values")
     if stretch:
         lo, hi = img.min(), img.max()
         img = (img - lo) / (hi - lo if hi > lo else 1.0)
@@ -46,8 +53,11 @@ def to_rgb(img: np.ndarray, *, stretch: bool = False) -> np.ndarray:
     return (255 * img).round().astype(np.uint8)
 
 
-def _shortcut_bands(values: np.ndarray) -> list[str]:
-    return [b for b in ("low", "mid", "high") if b in values]
+def _shortcut_bands(values: np.ndarray, figure: str = "") -> list[str]:
+    bands = [b for b in ("low", "mid", "high") if b in values]
+    if figure and not bands:
+        raise ValueError(f"{figure}: ds has no shortcut band (bands {list(map(str, values))}); nothing to show")
+    return bands
 
 
 def fig_examples(ds: xr.Dataset, *, model: str | None = None, seed: int | None = None,
@@ -65,12 +75,15 @@ def fig_examples(ds: xr.Dataset, *, model: str | None = None, seed: int | None =
     >>> len(fig.data), fig.layout.annotations[0].text
     (6, 'high: class0 clean')
     """
-    bands = _shortcut_bands(ds.band.values)
-    if not bands:
-        raise ValueError(f"ds has no shortcut band (bands {ds.band.values.tolist()}); "
-                         "nothing to show")
-    ex = ds.sel(model=str(ds.model.values[-1]) if model is None else model,
-                seed=int(ds.seed.values[0]) if seed is None else seed)
+    figure = "fig_examples"
+    grid = ("model", "seed", "band", "example")
+    require_data(ds, figure, {v: grid for v in ("example_clean", "example_modified", "example_feature")},
+                 labels=("example_label",))
+    bands = _shortcut_bands(ds.band.values, figure)
+    model = str(ds.model.values[-1]) if model is None else require_choice(model, "model", ds.model.values)
+    seed = int(ds.seed.values[0]) if seed is None else require_choice(seed, "seed", ds.seed.values)
+    n_examples = as_int(n_examples, "n_examples", minimum=1)
+    ex = ds.sel(model=model, seed=seed)
     n_ex = min(n_examples, ex.sizes["example"])
     classes = json.loads(ds.attrs.get("class_names", "[]"))
     titles, images = [], []
@@ -113,8 +126,11 @@ def fig_gains(summary: xr.Dataset, paper: dict[str, float] | None = None) -> go.
     """
     from freqkit.experiments.ch04 import PAPER_GAIN_POINTS
 
+    require_data(summary, "fig_gains", {"gain_mean": ("model", "band")}, labels=("gain_std",))  # sd: NaN for 1 seed
     paper = PAPER_GAIN_POINTS if paper is None else paper
-    bands = _shortcut_bands(summary.band.values)
+    if not isinstance(paper, dict):
+        raise ValueError(f"paper={paper!r} is not allowed; allowed: None or a dict model -> gain")
+    bands = _shortcut_bands(summary.band.values, "fig_gains")
     models = [str(m) for m in summary.model.values]
     fig = go.Figure()
     for m in models:
@@ -146,7 +162,9 @@ def fig_shortcut_rates(ds: xr.Dataset) -> go.Figure:
     >>> [t.name for t in fig.data], round(fig.layout.shapes[0].y0, 2)
     (['FKC', 'LC', 'LKC'], 0.1)
     """
-    bands = _shortcut_bands(ds.band.values)
+    require_data(ds, "fig_shortcut_rates", {"shortcut_rate": ("model", "band", "seed")})
+    bands = _shortcut_bands(ds.band.values, "fig_shortcut_rates")
+    require_data(ds.sel(band=bands), "fig_shortcut_rates", {"shortcut_rate": ("model", "band", "seed")})
     rate = ds.shortcut_rate.sel(band=bands).mean("seed")
     fig = go.Figure()
     for m in (str(v) for v in rate.model.values):

@@ -17,12 +17,13 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.subplots import make_subplots
 
-from freqkit.figures import model_color
+from freqkit.figures import model_color, require_choice, require_data, require_table
 from freqkit.plots import style
 
 __all__ = ["fig_f50", "fig_patch_size", "fig_radial_energy", "model_order"]
 
 _FAMILY_RANK = {"cnn": 0, "hybrid": 1, "mlp": 2, "vit": 3}
+_F50_COLUMNS = tuple(f"{q}_f50{s}" for q in ("delta", "beta") for s in ("", "_low", "_high"))
 
 
 def model_order(table: pd.DataFrame) -> list[str]:
@@ -35,6 +36,10 @@ def model_order(table: pd.DataFrame) -> list[str]:
     >>> model_order(t)
     ['resnet', 'vit-p2', 'vit-p8']
     """
+    return _model_order(require_table(table, "model_order", ["model", "family", "patch_size"]))
+
+
+def _model_order(table: pd.DataFrame) -> list[str]:
     rows = table[["model", "family", "patch_size"]].drop_duplicates("model")
     key = sorted(rows.itertuples(), key=lambda r: (_FAMILY_RANK.get(r.family, 9), r.patch_size, r.model))
     return [r.model for r in key]
@@ -54,13 +59,15 @@ def fig_f50(table: pd.DataFrame) -> go.Figure:
     >>> len(fig.data), fig.data[0].name
     (8, 'cnn-a δ̂')
     """
+    require_table(table, "fig_f50", ["dataset", "attack", "model", "family", "patch_size", "accuracy",
+                                     *_F50_COLUMNS], numeric=("delta_f50", "beta_f50"))
     datasets, attacks = _grid(table)
     fig = make_subplots(rows=len(datasets), cols=len(attacks), shared_yaxes=True,
                         subplot_titles=[f"{d}, {a}" for d in datasets for a in attacks])
     for i, dataset in enumerate(datasets, 1):
         for j, attack in enumerate(attacks, 1):
             g = table[(table.dataset == dataset) & (table.attack == attack)]
-            order = model_order(g)
+            order = _model_order(g)
             for model in order:
                 r = g[g.model == model].iloc[0]
                 for q, symbol in (("delta", "circle"), ("beta", "circle-open")):
@@ -91,7 +98,12 @@ def fig_patch_size(table: pd.DataFrame) -> go.Figure:
     >>> fig_patch_size(summary_table(_toy_results())).data[0].x.tolist()
     [8, 16]
     """
+    require_table(table, "fig_patch_size", ["dataset", "attack", "family", "patch_size", *_F50_COLUMNS])
     vit = table[table.family == "vit"].sort_values("patch_size")
+    if vit.empty:
+        raise ValueError(f"fig_patch_size: the table has no ViT rows (family 'vit'; families "
+                         f"{sorted(set(table.family))}); nothing to draw")
+    require_table(vit, "fig_patch_size (the ViT rows)", ["patch_size"], numeric=("delta_f50", "beta_f50"))
     fig = go.Figure()
     for (dataset, attack), g in vit.groupby(["dataset", "attack"], sort=False):
         for q, dash in (("delta", "solid"), ("beta", "dot")):
@@ -115,7 +127,17 @@ def fig_radial_energy(ds: xr.Dataset, attack: str, *, seed: int | None = None) -
     """
     from freqkit import spectra
 
+    figure = "fig_radial_energy"
+    require_data(ds, figure, dims=("attack", "dataset", "model", "seed"))
     names = [v for v in ds.data_vars if re.fullmatch(r"delta_power(_\d+x\d+)?", str(v))]
+    if not names:
+        raise ValueError(f"{figure}: ds has no variable 'delta_power' (nor delta_power_<n>x<n>); re-run the chapter "
+                         "with the spectra stored")
+    for name in names:
+        require_data(ds, figure, {name: ("attack", "dataset", "model", "seed")})
+    require_choice(attack, "attack", ds.attack.values)
+    if seed is not None:
+        require_choice(seed, "seed", ds.seed.values)
     datasets = [str(d) for d in ds.dataset.values]
     fig = make_subplots(rows=1, cols=len(datasets), subplot_titles=datasets, shared_yaxes=True)
     for name in names:
@@ -131,6 +153,9 @@ def fig_radial_energy(ds: xr.Dataset, attack: str, *, seed: int | None = None) -
                     if "family" in ds else ""
                 fig.add_trace(go.Scatter(x=radius, y=cum, mode="lines", name=str(model),
                                          line={"color": model_color(family)}), row=1, col=j)
+    if not fig.data:
+        raise ValueError(f"{figure}: no model has a finite, non-zero {' / '.join(map(str, names))} for attack "
+                         f"{attack!r} and {'the first seed' if seed is None else f'seed {seed}'}; nothing to draw")
     fig.update_xaxes(title_text="radius (cycles/pixel)")
     fig.update_yaxes(title_text="cumulative energy fraction", col=1)
     return style(fig, height=380)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.subplots import make_subplots
 
-from freqkit.figures import model_color
+from freqkit.figures import model_color, require_data
 from freqkit.plots import style
 
 __all__ = ["fig_aliasing_per_stage", "fig_training_curves"]
@@ -39,6 +39,9 @@ def fig_training_curves(ds: xr.Dataset) -> go.Figure:
     >>> len(fig.data), fig.data[0].name
     (12, 'fgsm-co')
     """
+    figure = "fig_training_curves"
+    grid = ("model", "run", "seed", "epoch")
+    require_data(ds, figure, {v: grid for v, _ in _PANELS[:3]} | {"aliasing_stage": (*grid, "stage")})
     fig = make_subplots(rows=2, cols=2, shared_xaxes=True, subplot_titles=[t for _, t in _PANELS],
                         horizontal_spacing=0.08, vertical_spacing=0.12)
     shown: set[str] = set()
@@ -49,6 +52,9 @@ def fig_training_curves(ds: xr.Dataset) -> go.Figure:
                 if bool(h.clean_accuracy.isnull().all()):
                     continue
                 stages = [s for s in h.stage.values if not bool(h.aliasing_stage.sel(stage=s).isnull().all())]
+                if not stages:
+                    raise ValueError(f"{figure}: run {str(run)!r} (model {str(model)!r}, seed {int(seed)}) has "
+                                     "accuracies but its aliasing_stage is NaN everywhere")
                 series = {v: h[v] for v, _ in _PANELS[:3]}
                 series["first_stage_aliasing"] = h.aliasing_stage.sel(stage=stages[0])
                 for i, (var, _) in enumerate(_PANELS):
@@ -79,7 +85,14 @@ def fig_aliasing_per_stage(ds: xr.Dataset) -> go.Figure:
     """
     from freqkit.experiments.ch06 import aliasing_table
 
+    grid = ("model", "run", "seed", "epoch")
+    require_data(ds, "fig_aliasing_per_stage", {"clean_accuracy": grid, "aliasing_stage": (*grid, "stage"),
+                                                "test_aliasing": ("model", "run", "seed", "checkpoint", "layer")},
+                 values={"checkpoint": ("final",)})
     table = aliasing_table(ds)
+    if table.empty:
+        raise ValueError("fig_aliasing_per_stage: no run has a trained epoch with a finite aliasing_stage; "
+                         "nothing to draw")
     fig = go.Figure()
     for run in dict.fromkeys(table.run):
         sub = table[table.run == run].groupby(["model", "stage"], sort=False).aliasing.mean().reset_index()
