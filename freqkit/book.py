@@ -171,6 +171,9 @@ def run_table(ds: xr.Dataset) -> pd.DataFrame:
     ...     "skipped_datasets": "", "git_commit": "0123456789abcdef", "git_dirty": 0})
     >>> run_table(ds).value.tolist()[:3]
     ['ch01', 'smoke', '4']
+
+    With learning curves in the results, a row counts the runs that meet
+    :data:`freqkit.experiments.common.TRAINED_RULE`.
     """
     if not isinstance(ds, xr.Dataset):
         raise ValueError(f"ds={ds!r} is not allowed; use a chapter's results (Chapter.run(...))"[:300])
@@ -186,6 +189,12 @@ def run_table(ds: xr.Dataset) -> pd.DataFrame:
             ("runs", str(a.get("n_runs", "?")))]
     rows += [(f"data: {k}", v) for k, v in sources.items()]
     rows.append(("skipped data", a.get("skipped_datasets") or "none"))
+    if "curve_val_accuracy" in ds and "epoch" in ds.curve_val_accuracy.dims:
+        from freqkit.experiments.common import TRAINED_RULE, trained_by_rule
+
+        present = ds.curve_val_accuracy.notnull().any("epoch")
+        n_trained = int((trained_by_rule(ds) & present).sum())
+        rows.append(("runs trained by the rule", f"{n_trained} of {int(present.sum())} ({TRAINED_RULE})"))
     if "git_commit" in a:
         dirty = " (uncommitted changes)" if a.get("git_dirty") == 1 else ""
         rows.append(("code", f"git {str(a['git_commit'])[:10]}{dirty}"))
