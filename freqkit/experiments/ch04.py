@@ -322,10 +322,10 @@ PRESETS: dict[str, Preset] = {
     ),
     "cpu": Preset(
         name="cpu", datasets=("cifar10", "fashion-mnist"), n_train=5_000, n_val=1_000,
-        n_test=2_000, seeds=(0, 1),
+        n_test=2_000, seeds=(0, 1, 2),
         train=TrainConfig(epochs=6, batch_size=128),
         models=_MODELS_CPU, epsilon=0.04,
-        notes="reduced reproduction on 2 CPU cores: 5k training images, 6 epochs, 2 seeds, "
+        notes="reduced reproduction on 2 CPU cores: 5k training images, 6 epochs, 3 seeds, "
               "small channel counts",
     ),
     "paper": Preset(
@@ -348,7 +348,7 @@ def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None
     --------
     >>> cs = configs("cpu")
     >>> len(cs), sorted({c.band for c in cs}), sorted({c.model for c in cs})
-    (24, ['clean', 'high', 'low', 'mid'], ['fkc', 'lc', 'lkc'])
+    (36, ['clean', 'high', 'low', 'mid'], ['fkc', 'lc', 'lkc'])
     >>> {c.dataset for c in configs("cpu", available=("fashion-mnist",))}
     {'fashion-mnist'}
     >>> configs("cpu", available=())
