@@ -27,10 +27,13 @@ the end generate the values (positions of NaNs and negative entries, label
 values, cut-off points of archives and cache files, numpy scalar types, ...).
 
 Covered modules: spectra, models, predictor, train, attacks, stego, data,
-results, registry, sweep, device (``test_every_public_callable_is_covered``
-checks that every name in their ``__all__`` appears in some kind). Not covered
-here: plots, resnet, cli, figures, experiments.scaffold and the chapter modules;
-aliasing only in part (aliasing_measure, alias_free_spectrum; not its model hooks).
+results, registry, sweep, device, experiments.common
+(``test_every_public_callable_is_covered`` checks that every name in their
+``__all__`` appears in some kind). The other modules are covered by
+``tests/test_bad_input_chapters.py`` (cli, experiments.scaffold, book, slurm, the
+chapter modules and each chapter's run) and ``tests/test_bad_input_modules.py``
+(plots, figures, images, aliasing, resnet, archs, imagenet, advtrain), which reuse
+this framework.
 
 ==========================  ==================================================  =======  =======
 kind                        misuse                                              before   after
@@ -47,6 +50,8 @@ spectra-choices             norm, dims, axis not among the allowed              
 spectra-bands               band limits / radius: strings, NaN, bools           silent   handled
 spectra-numpy-ints          numpy integer / float scalars accepted              handled  handled
 spectra-statistics          spectrum_statistics: dtypes, NaN, ks, choices       new      handled
+common-configs              RunConfig/SweepPreset fields; from_dict; numpy      silent   handled
+common-functions            objects of the wrong kind, bad arrays, sizes        weak     handled
 models-bias-not-bool        bias='no', 1, None                                  silent   handled
 models-seed                 negative, non-integer, bool seeds                   weak     handled
 models-numpy-ints           numpy integers for every integer argument           weak     handled
@@ -133,7 +138,7 @@ torch.set_num_threads(1)
 
 ORDER = {"handled": 0, "weak": 1, "silent": 2}
 COVERED_MODULES = ("spectra", "models", "predictor", "train", "attacks", "stego", "data", "results",
-                   "registry", "sweep", "device")
+                   "registry", "sweep", "device", "experiments.common")
 
 
 # =========================================================================== framework
@@ -563,6 +568,74 @@ def spectra_calls_statistics(env: Env) -> list[Call]:
         returns("spectrum_statistics(ks=[np.int64(3)])", lambda: S.spectrum_statistics(ones, [np.int64(3)]),
                 lambda r: _assert(np.array_equal(r["kappa_high"], S.spectrum_statistics(ones, [3])["kappa_high"]),
                                   "differs from the Python-int result")),
+    ]
+
+
+def common_calls_configs(env: Env) -> list[Call]:
+    C = fk("experiments.common")
+    T = fk("train").TrainConfig
+
+    def preset(**kw: Any) -> Any:
+        base = dict(name="x", datasets=("mnist",), seeds=(0,), n_train=8, n_val=2, n_test=4, train=T(epochs=1),
+                    n_attack=2, epsilons=(1.0,))
+        return C.SweepPreset(**{**base, **kw})
+
+    return [
+        raises("RunConfig(seed=-1)", lambda: C.RunConfig(seed=-1), "seed", "-1"),
+        raises("RunConfig(seed=1.5)", lambda: C.RunConfig(seed=1.5), "seed", "1.5"),
+        raises("RunConfig(data_seed=-1)", lambda: C.RunConfig(data_seed=-1), "data_seed", "-1"),
+        raises("RunConfig(model='cnn')", lambda: C.RunConfig(model="cnn"), "model", "'cnn'"),
+        raises("RunConfig(attack='nope')", lambda: C.RunConfig(attack="nope"), "attack", "'nope'"),
+        raises("RunConfig(dataset=3)", lambda: C.RunConfig(dataset=3), "dataset", "3"),
+        raises("RunConfig(grayscale='no')", lambda: C.RunConfig(grayscale="no"), "grayscale", "'no'"),
+        raises("RunConfig(epsilons=1.0)", lambda: C.RunConfig(epsilons=1.0), "epsilons", "1.0"),
+        raises("RunConfig(epsilons=('a',))", lambda: C.RunConfig(epsilons=("a",)), "epsilons", "'a'"),
+        raises("RunConfig(n_attack=0)", lambda: C.RunConfig(n_attack=0), "n_attack", "0"),
+        raises("RunConfig(lr_grid=(0.1, 0.1))", lambda: C.RunConfig(lr_grid=(0.1, 0.1)), "lr_grid", "0.1"),
+        raises("RunConfig(lr_select_epochs=0)", lambda: C.RunConfig(lr_select_epochs=0), "lr_select_epochs", "0"),
+        raises("RunConfig.from_dict(unknown key)", lambda: C.RunConfig.from_dict({"modle": "fc"}), "modle"),
+        raises("RunConfig.from_dict(3)", lambda: C.RunConfig.from_dict(3), "data", "3"),
+        raises("train_config_from_dict(unknown key)", lambda: C.train_config_from_dict({"epohcs": 3}), "train",
+               "epohcs"),
+        raises("train_config_from_dict(3)", lambda: C.train_config_from_dict(3), "train", "3"),
+        raises("SweepPreset(seeds=(-1,))", lambda: preset(seeds=(-1,)), "seeds", "-1"),
+        raises("SweepPreset(lr_grid=(0,))", lambda: preset(lr_grid=(0.0,)), "lr_grid", "0.0"),
+        returns("RunConfig(numpy ints) = RunConfig(Python ints)",
+                lambda: (C.RunConfig(seed=np.int64(2), depth=np.int32(3), n_attack=np.int64(5)).to_json(),
+                         C.RunConfig(seed=2, depth=3, n_attack=5).to_json()),
+                lambda r: _assert(r[0] == r[1], "JSON differs")),
+    ]
+
+
+def common_calls_functions(env: Env) -> list[Call]:
+    C = fk("experiments.common")
+    cfg = C.RunConfig()
+    return [
+        raises("pad_images(numpy)", lambda: C.pad_images(np.zeros((1, 1, 4, 4)), 8), "x", "ndarray"),
+        raises("pad_images(size=8.0)", lambda: C.pad_images(torch.zeros(1, 1, 4, 4), 8.0), "pad_to", "8.0"),
+        raises("pad_images(size=2)", lambda: C.pad_images(torch.zeros(1, 1, 4, 4), 2), "pad_to", "2"),
+        raises("load_splits('nope')", lambda: C.load_splits("nope", True, 8, 2, 4, 0), "nope"),
+        raises("available_datasets([3])", lambda: C.available_datasets([3]), "names", "3"),
+        raises("available_datasets(grayscale='yes')", lambda: C.available_datasets(["mnist"], grayscale="yes"),
+               "grayscale", "'yes'"),
+        raises("beta_metrics(3-D)", lambda: C.beta_metrics(np.zeros((3, 4, 4)), 3), "beta", "(3, 4, 4)"),
+        raises("beta_metrics(NaN)", lambda: C.beta_metrics(np.full((2, 1, 4, 4), np.nan), 3), "nan"),
+        raises("delta_metrics(4-D)", lambda: C.delta_metrics(np.zeros((2, 3, 4, 4)), 3), "delta", "(2, 3, 4, 4)"),
+        raises("delta_metrics(kappa_k=9 > n)", lambda: C.delta_metrics(np.ones((1, 2, 1, 4, 4)), 9), "k", "9"),
+        raises("training_attempt_attrs(3)", lambda: C.training_attempt_attrs(3), "trained", "3"),
+        raises("learning_curve_vars(3)", lambda: C.learning_curve_vars(3), "history", "3"),
+        raises("learning_curve_vars(missing keys)", lambda: C.learning_curve_vars({"epoch": [1]}), "history",
+               "train_loss"),
+        raises("combine_mixed_runs([])", lambda: C.combine_mixed_runs([]), "[]"),
+        raises("run_model_experiment(a dict)", lambda: C.run_model_experiment({"model": "fc"}), "cfg", "'fc'"),
+        raises("train_run(3)", lambda: C.train_run(3), "cfg", "3"),
+        raises("measure_run(cfg, None, None)", lambda: C.measure_run(cfg, None, None), "splits", "None"),
+        raises("trained_by_rule(3)", lambda: C.trained_by_rule(3), "ds", "3"),
+        raises("trained_by_rule(no curve)", lambda: C.trained_by_rule(xr.Dataset()), "curve_val_accuracy"),
+        raises("trained_by_rule(gain=-1)", lambda: C.trained_by_rule(xr.Dataset({"curve_val_accuracy": (
+            ("run", "epoch"), [[0.1, 0.2]])}), gain=-1), "gain", "-1"),
+        raises("select_learning_rate(no grid)",
+               lambda: C.select_learning_rate(lambda: None, None, cfg, cfg.train), "lr_grid"),
     ]
 
 
@@ -1771,6 +1844,13 @@ KINDS: list[Kind] = [
          "numpy integer / float scalars accepted", spectra_calls_numpy_ints),
     Kind("spectra-statistics", _f("spectra", "spectrum_statistics"),
          "spectrum_statistics: dtypes, NaN, ks, choices", spectra_calls_statistics),
+    Kind("common-configs", _f("experiments.common", "RunConfig", "SweepPreset", "train_config_from_dict"),
+         "RunConfig/SweepPreset fields; from_dict; numpy", common_calls_configs),
+    Kind("common-functions", _f("experiments.common", "pad_images", "load_splits", "available_datasets",
+                                "beta_metrics", "delta_metrics", "training_attempt_attrs", "learning_curve_vars",
+                                "combine_mixed_runs", "run_model_experiment", "train_run", "measure_run",
+                                "trained_by_rule", "select_learning_rate"),
+         "objects of the wrong kind, bad arrays, sizes", common_calls_functions),
     Kind("models-bias-not-bool", _f("models", "create_model"), "bias='no', 1, None", models_calls_bias),
     Kind("models-seed", _f("models", "create_model"), "negative, non-integer, bool seeds", models_calls_seed),
     Kind("models-numpy-ints", _f("models", "create_model", "ModelConfig"),
@@ -1906,7 +1986,7 @@ def test_every_public_callable_is_covered() -> None:
             if is_api and f"{module}.{name}" not in covered:
                 missing.append(f"{module}.{name}")
     assert not missing, f"public names without a misuse kind: {missing}"
-    unknown = [f for f in covered if not hasattr(fk(f.split(".")[0]), f.split(".", 1)[1])]
+    unknown = [f for f in covered if not hasattr(fk(f.rsplit(".", 1)[0]), f.rsplit(".", 1)[1])]
     assert not unknown, unknown
 
 

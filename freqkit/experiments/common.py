@@ -49,7 +49,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from freqkit._validate import as_real
+from freqkit._validate import as_bool, as_int, as_real
 from freqkit.device import current_device, describe_device
 from freqkit.sweep import OMIT_DEFAULT
 from freqkit.train import TrainConfig
@@ -60,6 +60,9 @@ __all__ = [
     "NO_KERNEL_SIZE_MODELS",
     "RunConfig",
     "SweepPreset",
+    "TRAINED_RULE",
+    "select_learning_rate",
+    "trained_by_rule",
     "available_datasets",
     "combine_mixed_runs",
     "learning_curve_vars",
@@ -165,27 +168,43 @@ class RunConfig:
     lr_select_epochs: int = field(default=1, metadata=OMIT_DEFAULT)
 
     def __post_init__(self) -> None:
+        # NumPy scalars become Python ones (a valid config's JSON, hence its run key, is unchanged)
+        from freqkit.attacks import ATTACKS
+        from freqkit.models import MODELS
+
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
         if self.nonlinearity not in NONLINEARITIES:
             raise ValueError(
                 f"nonlinearity={self.nonlinearity!r} is not allowed; use one of {NONLINEARITIES}"
             )
-        if not isinstance(self.depth, int) or self.depth < 1:
-            raise ValueError(f"depth={self.depth!r} is not allowed; use an int >= 1")
-        eps = tuple(float(e) for e in self.epsilons)
-        if not eps or any(not np.isfinite(e) or e <= 0 for e in eps):
+        for name, names in (("model", MODELS.names()), ("attack", ATTACKS.names())):
+            if not isinstance(getattr(self, name), str) or getattr(self, name) not in names:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed; use one of {tuple(names)}")
+        if not isinstance(self.dataset, str) or not self.dataset:  # names are checked when loading
+            raise ValueError(f"dataset={self.dataset!r} is not allowed; use a dataset name (str)")
+        put("grayscale", as_bool(self.grayscale, "grayscale"))
+        put("depth", as_int(self.depth, "depth", minimum=1))
+        for name in ("seed", "data_seed"):
+            put(name, as_int(getattr(self, name), name, minimum=0))
+        if isinstance(self.epsilons, (str, bytes)) or not isinstance(self.epsilons, (tuple, list, np.ndarray)):
+            raise ValueError(f"epsilons={self.epsilons!r} is not allowed; use a non-empty tuple of "
+                             "finite positive budgets")
+        try:
+            eps = tuple(float(as_real(e, "epsilons", minimum=0, min_open=True)) for e in self.epsilons)
+        except ValueError:
+            eps = ()
+        if not eps:
             raise ValueError(
                 f"epsilons={self.epsilons!r} is not allowed; use a non-empty tuple of "
                 "finite positive budgets"
             )
         object.__setattr__(self, "epsilons", eps)
         for name in ("n_attack", "kappa_k", "n_beta"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} is not allowed; use an int >= 1")
+            put(name, as_int(getattr(self, name), name, minimum=1))
         for name in ("n_train", "n_val", "n_test", "pad_to", "channels", "kernel_size"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name}={value!r} is not allowed; use None or an int >= 1")
+            put(name, as_int(getattr(self, name), name, minimum=1, allow_none=True))
         if not isinstance(self.train, TrainConfig):
             raise ValueError(
                 f"train={self.train!r} is not allowed; use a freqkit.train.TrainConfig"
@@ -199,9 +218,7 @@ class RunConfig:
             raise ValueError(f"lr_grid={self.lr_grid!r} is not allowed; use a tuple of distinct finite "
                              "positive learning rates (empty: no selection)")
         object.__setattr__(self, "lr_grid", tuple(float(v) for v in grid))
-        if isinstance(self.lr_select_epochs, bool) or not isinstance(self.lr_select_epochs, int) \
-                or self.lr_select_epochs < 1:
-            raise ValueError(f"lr_select_epochs={self.lr_select_epochs!r} is not allowed; use an int >= 1")
+        put("lr_select_epochs", as_int(self.lr_select_epochs, "lr_select_epochs", minimum=1))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (the ``train`` config as a dict, tuples as lists)."""
@@ -223,7 +240,13 @@ class RunConfig:
         >>> RunConfig.from_dict(cfg.to_dict()) == cfg
         True
         """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"data={data!r} is not allowed; use the dict of RunConfig.to_dict()"[:300])
         data = dict(data)
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"data has unknown RunConfig fields {unknown}; allowed: "
+                             f"{sorted(f.name for f in dataclasses.fields(cls))}")
         train = train_config_from_dict(data.pop("train", None))
         kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
         if train is not None:
@@ -290,6 +313,14 @@ class SweepPreset:
     lr_select_epochs: int = 1
     notes: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        from freqkit.experiments.scaffold import check_sweep_preset
+
+        check_sweep_preset(self)
+        if self.lr_grid:  # checked (and canonicalised) as RunConfig checks it
+            object.__setattr__(self, "lr_grid", RunConfig(lr_grid=self.lr_grid).lr_grid)
+        object.__setattr__(self, "lr_select_epochs", as_int(self.lr_select_epochs, "lr_select_epochs", minimum=1))
+
     def run_configs(self, available: tuple[str, ...] | None = None) -> list[RunConfig]:
         """The grid (pure); ``available`` restricts the datasets (to those that load here)."""
         names = self.datasets if available is None else tuple(
@@ -325,6 +356,10 @@ def pad_images(x: torch.Tensor, size: int | None) -> torch.Tensor:
     ...
     ValueError: pad_to=1 is smaller than the images (2, 2); use pad_to >= 2
     """
+    if not isinstance(x, torch.Tensor) or x.ndim < 2:
+        raise ValueError(f"x must be a tensor of images (..., H, W), got {type(x).__name__}"
+                         + (f" of shape {tuple(x.shape)}" if hasattr(x, "shape") else ""))
+    size = as_int(size, "pad_to", minimum=1, allow_none=True)
     if size is None:
         return x
     h, w = x.shape[-2:]
@@ -384,8 +419,10 @@ def available_datasets(names: tuple[str, ...] | list[str], *, grayscale: bool = 
     ({}, ['no-such-set'])
     """
     from freqkit import data
-    from freqkit.experiments.scaffold import describe_source
+    from freqkit.experiments.scaffold import as_names, describe_source
 
+    names = as_names(names, "names", allow_none=False)
+    grayscale = as_bool(grayscale, "grayscale")
     ok: dict[str, str] = {}
     missing: dict[str, str] = {}
     for name in names:
@@ -562,8 +599,14 @@ def run_model_experiment(cfg: RunConfig, *, progress: bool = False) -> xr.Datase
         coordinates in cycles/pixel. Attributes: :func:`freqkit.results.provenance`
         of ``cfg`` (dataset source and checksum, device) plus ``kappa_k``.
     """
+    _check_run_config(cfg)
     splits, trained = train_run(cfg, progress=progress)
     return measure_run(cfg, splits, trained)
+
+
+def _check_run_config(cfg: Any) -> None:
+    if not isinstance(cfg, RunConfig):
+        raise ValueError(f"cfg={cfg!r} is not allowed; use a RunConfig (RunConfig.from_dict for a dict)"[:300])
 
 
 def train_run(cfg: RunConfig, *, progress: bool = False) -> tuple[Any, Any]:
@@ -574,6 +617,7 @@ def train_run(cfg: RunConfig, *, progress: bool = False) -> tuple[Any, Any]:
     """
     from freqkit import models, train
 
+    _check_run_config(cfg)
     splits = load_splits(cfg.dataset, cfg.grayscale, cfg.n_train, cfg.n_val, cfg.n_test,
                          cfg.data_seed, cfg.pad_to)
     image_shape = tuple(int(s) for s in splits.image_shape)
@@ -607,6 +651,11 @@ def select_learning_rate(model_factory: Any, splits: Any, cfg: RunConfig, train_
     """
     from freqkit import train
 
+    _check_run_config(cfg)
+    if not cfg.lr_grid:
+        raise ValueError("cfg.lr_grid=() is not allowed here; select_learning_rate needs candidate rates")
+    if not isinstance(train_cfg, TrainConfig):
+        raise ValueError(f"train_cfg={train_cfg!r} is not allowed; use a TrainConfig"[:300])
     scores = []
     for lr in cfg.lr_grid:
         short = dataclasses.replace(train_cfg, lr=lr, epochs=cfg.lr_select_epochs,
@@ -620,8 +669,9 @@ def select_learning_rate(model_factory: Any, splits: Any, cfg: RunConfig, train_
 
 
 def train_config_from_dict(train: Any) -> Any:
-    """A :class:`~freqkit.train.TrainConfig` from its JSON dict (lists -> tuples, unknown
-    keys dropped); a ``TrainConfig`` or ``None`` is returned as is.
+    """A :class:`~freqkit.train.TrainConfig` from its JSON dict (lists -> tuples); a
+    ``TrainConfig`` or ``None`` is returned as is. Unknown keys are an error (a mistyped
+    key would otherwise train with a default).
 
     Examples
     --------
@@ -629,12 +679,20 @@ def train_config_from_dict(train: Any) -> Any:
     (1.0, 0.5)
     >>> train_config_from_dict(None) is None
     True
+    >>> train_config_from_dict({"epohcs": 2})
+    Traceback (most recent call last):
+    ...
+    ValueError: train has unknown TrainConfig fields ['epohcs']; allowed: batch_size, chance_margin, chance_patience, cycle_epochs, divergence_factor, divergence_patience, epochs, eval_batch_size, lr, lr_decay, lr_floor, lr_retry_factors, max_retries, momentum, num_threads, seed, weight_decay
     """
-    if not isinstance(train, Mapping):
+    if train is None or isinstance(train, TrainConfig):
         return train
+    if not isinstance(train, Mapping):
+        raise ValueError(f"train={train!r} is not allowed; use a TrainConfig, its dict, or None"[:300])
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v)
-                          for k, v in train.items() if k in fields})
+    unknown = sorted(set(train) - fields)
+    if unknown:
+        raise ValueError(f"train has unknown TrainConfig fields {unknown}; allowed: {', '.join(sorted(fields))}")
+    return TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in train.items()})
 
 
 def training_attempt_attrs(trained: Any) -> dict[str, str]:
@@ -648,6 +706,8 @@ def training_attempt_attrs(trained: Any) -> dict[str, str]:
     >>> training_attempt_attrs(SimpleNamespace(lrs_tried=[0.1, 0.01], failure_reasons=["nan"]))
     {'lrs_tried': '[0.1, 0.01]', 'failure_reasons': '["nan"]'}
     """
+    if not hasattr(trained, "lrs_tried"):
+        raise ValueError(f"trained={trained!r} is not allowed; use the TrainResult of train.train_model"[:300])
     return {
         "lrs_tried": json.dumps([float(v) for v in getattr(trained, "lrs_tried", [])]),
         "failure_reasons": json.dumps([str(r) for r in getattr(trained, "failure_reasons", [])]),
@@ -658,6 +718,11 @@ def measure_run(cfg: RunConfig, splits: Any, trained: Any) -> xr.Dataset:
     """β, attack and spectral metrics of a trained model (see :func:`run_model_experiment`)."""
     from freqkit import attacks, predictor, results, sweep
 
+    _check_run_config(cfg)
+    if not hasattr(splits, "image_shape") or not hasattr(splits, "test"):
+        raise ValueError(f"splits={splits!r} is not allowed; use the splits of load_splits / train_run"[:300])
+    if not hasattr(trained, "model") or not hasattr(trained, "test_accuracy"):
+        raise ValueError(f"trained={trained!r} is not allowed; use the TrainResult of train_run"[:300])
     image_shape = tuple(int(s) for s in splits.image_shape)
     model = trained.model.eval()
 
@@ -774,8 +839,14 @@ def learning_curve_vars(history: Mapping[str, Any]) -> dict[str, xr.Variable]:
     >>> sorted(v), v["curve_val_accuracy"].dims, v["curve_val_accuracy"].values.tolist()
     (['curve_lr', 'curve_train_accuracy', 'curve_train_loss', 'curve_val_accuracy'], ('epoch',), [0.25, 0.5])
     """
+    if not isinstance(history, Mapping):
+        raise ValueError(f"history={history!r} is not allowed; use TrainResult.history (a dict)"[:300])
     if not history or not len(history.get("epoch", ())):
         return {}
+    missing = [key for key, _, _ in CURVE_VARS.values() if key not in history]
+    if missing:
+        raise ValueError(f"history lacks {missing}; allowed: TrainResult.history with keys "
+                         f"epoch, {', '.join(key for key, _, _ in CURVE_VARS.values())}")
     return {
         name: xr.Variable(("epoch",), np.asarray(history[key], dtype=np.float64),
                           {"units": units, "long_name": long_name})
@@ -805,6 +876,9 @@ def trained_by_rule(ds: xr.Dataset, *, gain: float = 0.01) -> xr.DataArray:
     >>> trained_by_rule(ds).values.tolist()   # flat; still climbing; failed
     [True, False, False]
     """
+    if not isinstance(ds, xr.Dataset):
+        raise ValueError(f"ds={ds!r} is not allowed; use a chapter's results (an xarray.Dataset)"[:300])
+    gain = as_real(gain, "gain", minimum=0)
     if "curve_val_accuracy" not in ds:
         raise ValueError("trained_by_rule needs 'curve_val_accuracy' (runs' learning curves) in the results")
     curve = ds.curve_val_accuracy
