@@ -43,8 +43,9 @@ def test_configs_use_the_first_available_dataset_of_the_preset() -> None:
 def test_configs_grid_is_models_x_bands_x_seeds() -> None:
     p = ch04.get_preset("cpu")
     cs = ch04.configs(p, available=("fashion-mnist",))
-    assert len(cs) == len(p.models) * len(p.bands) * len(p.seeds)
-    assert len({(c.model, c.band, c.seed) for c in cs}) == len(cs)
+    assert len(cs) == len(p.models) * len(p.bands) * len(p.seeds) * len(p.nonlinearities)
+    assert len({(c.model, c.band, c.seed, c.nonlinearity) for c in cs}) == len(cs)
+    assert {c.nonlinearity for c in cs} == {"linear", "relu"}
     # one feature set for every run; clean runs carry no feature
     assert {c.feature_seed for c in cs} == {p.feature_seed}
     assert {c.epsilon for c in cs if c.band == "clean"} == {0.0}
@@ -128,7 +129,7 @@ def test_run_one_stores_the_band_limited_feature_psnr_and_learning_curve(synthet
     cfg = _cfg("high")
     ds = ch04.run_one(cfg)
     assert ds.sizes["model"] == ds.sizes["band"] == ds.sizes["seed"] == 1
-    one = ds.isel(model=0, band=0, seed=0)
+    one = ds.isel(model=0, band=0, seed=0, nonlinearity=0)
     feats = stego.class_features(4, (1, 8, 8), (cfg.band_lo, cfg.band_hi), cfg.epsilon,
                                  cfg.feature_seed).numpy()
     labels = one.example_label.values
@@ -158,7 +159,7 @@ def test_run_one_stores_the_band_limited_feature_psnr_and_learning_curve(synthet
 
 
 def test_run_one_clean_baseline_adds_nothing(synthetic) -> None:
-    one = ch04.run_one(_cfg("clean")).isel(model=0, band=0, seed=0)
+    one = ch04.run_one(_cfg("clean")).isel(model=0, band=0, seed=0, nonlinearity=0)
     assert math.isnan(float(one.psnr_db)) and math.isnan(float(one.shortcut_rate))
     np.testing.assert_array_equal(one.example_feature.values, 0.0)
     np.testing.assert_array_equal(one.example_modified.values, one.example_clean.values)

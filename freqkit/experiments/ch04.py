@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 #: Dimensions of every run's dataset, in this order.
-GRID_DIMS: tuple[str, ...] = ("model", "band", "seed")
+GRID_DIMS: tuple[str, ...] = ("model", "band", "seed", "nonlinearity")
 #: Radial band edges in cycles/pixel, ``lo <= r < hi``: the defaults of
 #: :data:`freqkit.spectra.BANDS`, with the open upper edge of "high" written as
 #: 0.75 (beyond the grid corner r = 0.5·√2 ≈ 0.707, so the same mask) because
@@ -160,7 +160,7 @@ class StegoRunConfig:
     --------
     >>> cfg = StegoRunConfig(band="high", band_lo=0.25, band_hi=0.75, epsilon=0.5)
     >>> cfg.grid_values()
-    {'model': 'lkc', 'band': 'high', 'seed': 0}
+    {'model': 'lkc', 'band': 'high', 'seed': 0, 'nonlinearity': 'relu'}
     >>> StegoRunConfig.from_dict(json.loads(cfg.to_json())) == cfg
     True
     >>> StegoRunConfig(band="ultra")
@@ -246,7 +246,7 @@ class StegoRunConfig:
 
     def grid_values(self) -> dict[str, Any]:
         """The run's coordinates along :data:`GRID_DIMS`."""
-        return {"model": self.model, "band": self.band, "seed": int(self.seed)}
+        return {"model": self.model, "band": self.band, "seed": int(self.seed), "nonlinearity": self.nonlinearity}
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ class Preset:
     epsilon: float
     bands: tuple[str, ...] = ("clean", "low", "mid", "high")
     depth: int = 1
-    nonlinearity: str = "relu"
+    nonlinearities: tuple[str, ...] = ("relu",)
     grayscale: bool = False
     feature_seed: int = 2024
     n_examples: int = 4
@@ -289,9 +289,13 @@ class Preset:
             raise ValueError(f"models={_short(self.models)} is not allowed; use a non-empty tuple of ModelSpec")
         if not isinstance(self.train, TrainConfig):
             raise ValueError(f"train={_short(self.train)} is not allowed; use a freqkit.train.TrainConfig")
-        if self.nonlinearity not in ("linear", "relu"):
-            raise ValueError(f"nonlinearity={_short(self.nonlinearity)} is not allowed; use 'linear' or 'relu'")
-        _set_fields(self, datasets=names, bands=bands, models=tuple(self.models),
+        nonlinearities = as_names(self.nonlinearities, "nonlinearities", allow_none=False, allow_empty=False) \
+            if isinstance(self.nonlinearities, (list, tuple)) else ()
+        if not nonlinearities or any(n not in ("linear", "relu") for n in nonlinearities) \
+                or len(set(nonlinearities)) != len(nonlinearities):
+            raise ValueError(f"nonlinearities={_short(self.nonlinearities)} is not allowed; use a non-empty "
+                             "tuple of distinct 'linear' / 'relu'")
+        _set_fields(self, datasets=names, bands=bands, models=tuple(self.models), nonlinearities=nonlinearities,
                     seeds=as_ints(self.seeds, "seeds", minimum=0),
                     epsilon=as_real(self.epsilon, "epsilon", minimum=0, min_open=True),
                     depth=as_int(self.depth, "depth", minimum=1),
@@ -317,22 +321,23 @@ PRESETS: dict[str, Preset] = {
         train=TrainConfig(epochs=1, batch_size=64, chance_patience=0, max_retries=0),
         models=(ModelSpec("fkc", channels=2), ModelSpec("lc", channels=1, kernel_size=3),
                 ModelSpec("lkc", channels=2, kernel_size=3)),
-        epsilon=0.04, bands=("clean", "high"),
-        notes="pipeline check only: 512 images, 1 epoch, clean vs high band",
+        epsilon=0.04, bands=("clean", "high"), nonlinearities=("linear",),
+        notes="pipeline check only: 512 images, 1 epoch, clean vs high band, linear",
     ),
     "cpu": Preset(
         name="cpu", datasets=("cifar10", "fashion-mnist"), n_train=5_000, n_val=1_000,
         n_test=2_000, seeds=(0, 1, 2),
         train=TrainConfig(epochs=6, batch_size=128),
-        models=_MODELS_CPU, epsilon=0.04,
+        models=_MODELS_CPU, epsilon=0.04, nonlinearities=("linear", "relu"),
         notes="reduced reproduction on 2 CPU cores: 5k training images, 6 epochs, 3 seeds, "
+              "linear (the paper's table 1) and one-hidden-layer ReLU networks, "
               "small channel counts",
     ),
     "paper": Preset(
         name="paper", datasets=("cifar10", "fashion-mnist"), n_train=None, n_val=5_000,
         n_test=None, seeds=(0, 1, 2, 3, 4), train=TrainConfig(epochs=40, batch_size=128),
-        models=_MODELS_PAPER, epsilon=0.04,
-        notes="paper scale: full CIFAR-10, 40 epochs, 5 seeds (GPU advised)",
+        models=_MODELS_PAPER, epsilon=0.04, nonlinearities=("linear", "relu"),
+        notes="paper scale: full CIFAR-10, 40 epochs, 5 seeds, linear and ReLU (GPU advised)",
     ),
 }
 
@@ -348,7 +353,7 @@ def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None
     --------
     >>> cs = configs("cpu")
     >>> len(cs), sorted({c.band for c in cs}), sorted({c.model for c in cs})
-    (36, ['clean', 'high', 'low', 'mid'], ['fkc', 'lc', 'lkc'])
+    (72, ['clean', 'high', 'low', 'mid'], ['fkc', 'lc', 'lkc'])
     >>> {c.dataset for c in configs("cpu", available=("fashion-mnist",))}
     {'fashion-mnist'}
     >>> configs("cpu", available=())
@@ -361,14 +366,15 @@ def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None
         StegoRunConfig(
             dataset=name, grayscale=p.grayscale, n_train=p.n_train, n_val=p.n_val,
             n_test=p.n_test, data_seed=0, model=spec.name, depth=p.depth,
-            nonlinearity=p.nonlinearity, channels=spec.channels,
+            nonlinearity=nonlinearity, channels=spec.channels,
             kernel_size=spec.kernel_size, seed=seed, train=p.train, band=band,
             band_lo=BAND_EDGES.get(band, (0.0, 0.0))[0],
             band_hi=BAND_EDGES.get(band, (0.0, 0.0))[1],
             epsilon=p.epsilon if band != "clean" else 0.0,
             feature_seed=p.feature_seed, n_examples=p.n_examples,
         )
-        for name in names for spec in p.models for band in p.bands for seed in p.seeds
+        for name in names for nonlinearity in p.nonlinearities for spec in p.models for band in p.bands
+        for seed in p.seeds
     ]
 
 
@@ -579,7 +585,7 @@ def settings_table(preset: str | Preset) -> pd.DataFrame:
         ("ε (feature scale) / feature seed", f"{p.epsilon:g} / {p.feature_seed}"),
         ("models", ", ".join(f"{m.name.upper()} (channels {m.channels}, "
                              f"kernel {m.kernel_size or 'full'})" for m in p.models)),
-        ("depth / nonlinearity", f"{p.depth} / {p.nonlinearity}"),
+        ("depth / nonlinearities", f"{p.depth} / {', '.join(p.nonlinearities)}"),
     ]
     return pd.DataFrame(rows, columns=["setting", "value"])
 
