@@ -112,12 +112,26 @@ def check_parameters(namespace: dict[str, Any], chapter: Any) -> None:
     chapter.grid(namespace.get("preset", "smoke"), available=(), **overrides)  # checks preset and values
 
 
+class GluedText(str):
+    """The text :func:`glue` returns: a ``str`` that IPython does not display when it is
+    the last expression of a cell (so a ``glue`` call never leaves a stray output)."""
+
+    def _ipython_display_(self) -> None:
+        return None
+
+
 def glue(name: str, value: Any, fmt: str = "{}") -> str:
     """Format ``value`` with ``fmt`` and glue the text under ``name`` (myst-nb, not displayed).
 
     The chapter's Markdown then shows it with ``{glue:text}`name```. Returns the
-    text, so a cell can also print it. Outside a notebook kernel (or without
-    myst-nb) only the text is returned.
+    text (a :class:`GluedText`, which a notebook does not echo as a cell's last line), so a
+    cell can also print it. Outside a notebook kernel (or without myst-nb) only the text is
+    returned.
+
+    Examples
+    --------
+    >>> glue("ch_x", 0.12345, "{:.2f}")
+    '0.12'
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name={name!r} is not allowed; use a non-empty str (the key of {{glue:text}}`name`)")
@@ -131,10 +145,10 @@ def glue(name: str, value: Any, fmt: str = "{}") -> str:
         from IPython import get_ipython
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - myst-nb is part of the book extra
-        return text
+        return GluedText(text)
     if get_ipython() is not None:
         _glue(name, text, display=False)
-    return text
+    return GluedText(text)
 
 
 def tag_parameter_cells(path: str | os.PathLike[str]) -> None:
