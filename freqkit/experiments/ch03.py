@@ -168,9 +168,9 @@ PRESETS: dict[str, Preset] = {
     ),
     "cpu": Preset(
         name="cpu", datasets=("cifar10", "fashion-mnist"), kernel_sizes=PAPER_KERNEL_SIZES,
-        depths=(1, 3), seeds=(0, 1), channels=4, n_train=5_000, n_val=1_000, n_test=1_000,
+        depths=(1, 3), seeds=(0, 1, 2), channels=4, n_train=5_000, n_val=1_000, n_test=1_000,
         train=TrainConfig(epochs=5, batch_size=128), n_attack=50, epsilons=(1.0,),
-        notes="reduced reproduction on 2 CPU cores: 4 channels, 5k images, 5 epochs, 2 seeds, "
+        notes="reduced reproduction on 2 CPU cores: 4 channels, 5k images, 5 epochs, 3 seeds, "
               "50 attacked images",
     ),
     "paper": Preset(
@@ -238,7 +238,7 @@ def configs(preset: str | Preset, *, available: Sequence[str] | None = None,
     --------
     >>> cs = configs("cpu")
     >>> len(cs), sorted({c.kernel_size for c in cs}), sorted({c.depth for c in cs})
-    (28, [3, 7, 9, 11, 15, 21, 32], [1, 3])
+    (42, [3, 7, 9, 11, 15, 21, 32], [1, 3])
     >>> {(c.dataset, c.grayscale, c.pad_to) for c in configs("cpu", available=("fashion-mnist",))}
     {('fashion-mnist', True, 32)}
     >>> {(c.train.lr, c.train.max_retries) for c in configs("smoke", fixed_lr=0.01)}
