@@ -1958,13 +1958,54 @@ def env(tmp_path: Path) -> Env:
     return Env(tmp_path)
 
 
-@pytest.mark.parametrize("kind", KINDS, ids=[k.id for k in KINDS])
-def test_misuse_is_handled(kind: Kind, env: Env) -> None:
+def assert_handled(kind: Kind, env: Env) -> None:
+    """The check of ``test_misuse_is_handled`` (shared by the bad-input suites): every call handled."""
     if kind.open:
         pytest.xfail(kind.open)
-    worst, rows = classify(kind, env)
+    _, rows = classify(kind, env)
     bad = [f"{label}: {verdict} ({reason})" for label, verdict, reason in rows if verdict != "handled"]
     assert not bad, "\n".join(bad)
+
+
+def assert_covered(kinds: list[Kind], modules: tuple[str, ...], *, also: list[Kind] = ()) -> None:
+    """Every callable (and registry) in the ``__all__`` of ``modules`` is in a kind of ``kinds`` (or
+    ``also``); every name a kind of ``kinds`` lists exists."""
+    covered = {f for kind in [*kinds, *also] for f in kind.functions}
+    missing = []
+    for module in modules:
+        mod = fk(module)
+        for name in getattr(mod, "__all__", ()):
+            obj = getattr(mod, name)
+            if isinstance(obj, type(sys)):  # a submodule listed in __all__
+                continue
+            is_api = callable(obj) or type(obj).__name__ == "Registry"  # functions, classes, registries
+            if is_api and f"{module}.{name}" not in covered:
+                missing.append(f"{module}.{name}")
+    assert not missing, f"public names without a misuse kind: {missing}"
+    unknown = [f for kind in kinds for f in kind.functions
+               if not hasattr(fk(f.rsplit(".", 1)[0]), f.rsplit(".", 1)[1])]
+    assert not unknown, unknown
+
+
+def assert_docstring_table(doc: str | None, kinds: list[Kind], befores: set[str]) -> None:
+    """The module docstring's table has one row per kind, "before" in ``befores``, "after" handled /
+    weak / silent or "open" exactly for the open kinds."""
+    ids = {k.id for k in kinds}
+    rows = {}
+    for line in (doc or "").splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] in ids:
+            rows[parts[0]] = (parts[-2], parts[-1])
+    assert set(rows) == ids, set(rows) ^ ids
+    for kind in kinds:
+        before, after = rows[kind.id]
+        assert before in befores and after in set(ORDER) | {"open"}
+        assert (after == "open") == bool(kind.open), kind.id
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=[k.id for k in KINDS])
+def test_misuse_is_handled(kind: Kind, env: Env) -> None:
+    assert_handled(kind, env)
 
 
 def test_open_kinds_are_still_open(env: Env) -> None:
@@ -1976,31 +2017,11 @@ def test_open_kinds_are_still_open(env: Env) -> None:
 
 
 def test_every_public_callable_is_covered() -> None:
-    covered = {f for kind in KINDS for f in kind.functions}
-    missing = []
-    for module in COVERED_MODULES:
-        mod = fk(module)
-        for name in getattr(mod, "__all__", ()):
-            obj = getattr(mod, name)
-            is_api = callable(obj) or type(obj).__name__ == "Registry"  # functions, classes, registries
-            if is_api and f"{module}.{name}" not in covered:
-                missing.append(f"{module}.{name}")
-    assert not missing, f"public names without a misuse kind: {missing}"
-    unknown = [f for f in covered if not hasattr(fk(f.rsplit(".", 1)[0]), f.rsplit(".", 1)[1])]
-    assert not unknown, unknown
+    assert_covered(KINDS, COVERED_MODULES)
 
 
 def test_table_in_docstring_lists_every_kind() -> None:
-    rows = {}
-    for line in (__doc__ or "").splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] in {k.id for k in KINDS}:
-            rows[parts[0]] = (parts[-2], parts[-1])
-    assert set(rows) == {k.id for k in KINDS}, set(rows) ^ {k.id for k in KINDS}
-    for kind in KINDS:
-        before, after = rows[kind.id]
-        assert before in set(ORDER) | {"new"} and after in set(ORDER) | {"open"}  # new: added since
-        assert (after == "open") == bool(kind.open), kind.id
+    assert_docstring_table(__doc__, KINDS, set(ORDER) | {"new"})  # new: a function added since
 
 
 # --------------------------------------------------------------------------- Hypothesis properties

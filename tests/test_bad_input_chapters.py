@@ -81,11 +81,13 @@ import xarray as xr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_bad_input import (
     ORDER,
+    assert_covered,
+    assert_docstring_table,
+    assert_handled,
     Call,
     Env,
     Kind,
     _assert,
-    classify,
     fk,
     patched,
     raises,
@@ -910,41 +912,19 @@ def env(tmp_path: Path) -> Env:
 
 @pytest.mark.parametrize("kind", KINDS, ids=[k.id for k in KINDS])
 def test_misuse_is_handled(kind: Kind, env: Env) -> None:
-    if kind.open:
-        pytest.xfail(kind.open)
-    _worst, rows = classify(kind, env)
-    bad = [f"{label}: {verdict} ({reason})" for label, verdict, reason in rows if verdict != "handled"]
-    assert not bad, "\n".join(bad)
+    assert_handled(kind, env)
 
 
 def test_every_public_callable_is_covered() -> None:
     """Every callable (and registry) in the ``__all__`` of the covered modules is in a kind; each
     chapter's ``run`` is among them."""
+    assert_covered(KINDS, COVERED_MODULES)
     covered = {f for kind in KINDS for f in kind.functions}
-    missing = []
-    for module in COVERED_MODULES:
-        mod = fk(module)
-        for name in getattr(mod, "__all__", ()):
-            obj = getattr(mod, name)
-            if (callable(obj) or type(obj).__name__ == "Registry") and f"{module}.{name}" not in covered:
-                missing.append(f"{module}.{name}")
-    assert not missing, f"public names without a misuse kind: {missing}"
     assert all(f"experiments.ch0{i}.run" in covered for i in range(7))
-    unknown = [f for f in covered if not hasattr(fk(f.rsplit(".", 1)[0]), f.rsplit(".", 1)[1])]
-    assert not unknown, unknown
 
 
 def test_table_in_docstring_lists_every_kind() -> None:
-    rows = {}
-    for line in (__doc__ or "").splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] in {k.id for k in KINDS}:
-            rows[parts[0]] = (parts[-2], parts[-1])
-    assert set(rows) == {k.id for k in KINDS}, set(rows) ^ {k.id for k in KINDS}
-    for kind in KINDS:
-        before, after = rows[kind.id]
-        assert before in ORDER and after in set(ORDER) | {"open"}
-        assert (after == "open") == bool(kind.open), kind.id
+    assert_docstring_table(__doc__, KINDS, set(ORDER))
 
 
 def table(argv: list[str]) -> int:

@@ -79,12 +79,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_bad_input as base
 from test_bad_input import (
     ORDER,
+    assert_covered,
+    assert_docstring_table,
+    assert_handled,
     Call,
     Env,
     Kind,
     _assert,
     _imagenet_tar,
-    classify,
     isolated,
     patched,
     raises,
@@ -1093,42 +1095,15 @@ def env(tmp_path: Path) -> Env:
 
 @pytest.mark.parametrize("kind", KINDS, ids=[k.id for k in KINDS])
 def test_misuse_is_handled(kind: Kind, env: Env) -> None:
-    if kind.open:
-        pytest.xfail(kind.open)
-    _, rows = classify(kind, env)
-    bad = [f"{label}: {verdict} ({reason})" for label, verdict, reason in rows if verdict != "handled"]
-    assert not bad, "\n".join(bad)
+    assert_handled(kind, env)
 
 
 def test_every_public_callable_is_covered() -> None:
-    covered = {f for kind in KINDS + base.KINDS for f in kind.functions}
-    missing = []
-    for module in COVERED_MODULES:
-        mod = fk(module)
-        for name in getattr(mod, "__all__", ()):
-            obj = getattr(mod, name)
-            if isinstance(obj, type(sys)):  # a submodule listed in __all__
-                continue
-            is_api = callable(obj) or type(obj).__name__ == "Registry"
-            if is_api and f"{module}.{name}" not in covered:
-                missing.append(f"{module}.{name}")
-    assert not missing, f"public names without a misuse kind: {missing}"
-    unknown = [f for kind in KINDS for f in kind.functions
-               if not hasattr(fk(f.rsplit(".", 1)[0]), f.rsplit(".", 1)[1])]
-    assert not unknown, unknown
+    assert_covered(KINDS, COVERED_MODULES, also=base.KINDS)
 
 
 def test_table_in_docstring_lists_every_kind() -> None:
-    rows = {}
-    for line in (__doc__ or "").splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[0] in {k.id for k in KINDS}:
-            rows[parts[0]] = (parts[-2], parts[-1])
-    assert set(rows) == {k.id for k in KINDS}, set(rows) ^ {k.id for k in KINDS}
-    for kind in KINDS:
-        before, after = rows[kind.id]
-        assert before in ORDER and after in set(ORDER) | {"open"}
-        assert (after == "open") == bool(kind.open), kind.id
+    assert_docstring_table(__doc__, KINDS, set(ORDER))
 
 
 if __name__ == "__main__":
