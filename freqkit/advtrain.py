@@ -312,6 +312,17 @@ def augment(x: Tensor, generator: torch.Generator, padding: int = 4) -> Tensor:
     return out.permute(0, 3, 1, 2).contiguous()
 
 
+def _check_attack_args(model: Any, x: Any, y: Any, epsilon: Any, alpha: Any, steps: Any
+                       ) -> tuple[torch.Tensor, float, float, int]:
+    """The checks :func:`pgd_attack` and :func:`evaluate_robustness` share: ``(x, epsilon, alpha, steps)``."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    x = _check_images(x, "x")
+    _check_targets(y, "y", x)
+    return (x, as_real(epsilon, "epsilon", minimum=0, maximum=1),
+            as_real(alpha, "alpha", minimum=0, min_open=True), as_int(steps, "steps", minimum=1))
+
+
 def pgd_attack(
     model: nn.Module,
     x: Tensor,
@@ -341,13 +352,7 @@ def pgd_attack(
     >>> bool(d.abs().max() <= 0.1 + 1e-7), bool(((x + d) >= 0).all() and ((x + d) <= 1).all())
     (True, True)
     """
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    x = _check_images(x, "x")
-    _check_targets(y, "y", x)
-    epsilon = as_real(epsilon, "epsilon", minimum=0, maximum=1)
-    alpha = as_real(alpha, "alpha", minimum=0, min_open=True)
-    steps = as_int(steps, "steps", minimum=1)
+    x, epsilon, alpha, steps = _check_attack_args(model, x, y, epsilon, alpha, steps)
     random_start = as_bool(random_start, "random_start")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(f"generator={generator!r} is not allowed; allowed: None or a torch.Generator")
@@ -407,13 +412,7 @@ def evaluate_robustness(
     >>> out["pgd_accuracy"] <= out["clean_accuracy"], 0 < out["confidence_clean"] <= 1
     (True, True)
     """
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    x = _check_images(x, "x")
-    _check_targets(y, "y", x)
-    epsilon = as_real(epsilon, "epsilon", minimum=0, maximum=1)
-    alpha = as_real(alpha, "alpha", minimum=0, min_open=True)
-    steps = as_int(steps, "steps", minimum=1)
+    x, epsilon, alpha, steps = _check_attack_args(model, x, y, epsilon, alpha, steps)
     fgsm_alpha = as_real(fgsm_alpha, "fgsm_alpha", minimum=0, min_open=True, allow_none=True)
     fgsm_random_start = as_bool(fgsm_random_start, "fgsm_random_start")
     seed = as_int(seed, "seed", minimum=0)
