@@ -83,7 +83,9 @@ def _foreign_copy(path: Path, dest: Path) -> tuple[str, object]:
 @pytest.mark.parametrize("name", NAMES)
 def test_smoke_run_resumes_and_ignores_other_grids(name: str, tmp_path: Path) -> None:
     ch = CHAPTERS.get(name)
-    available, _ = ch.data("smoke")
+    available, missing = ch.data("smoke")
+    if not available:  # e.g. chapter 6 needs CIFAR-10, which only ../shared/data holds here
+        pytest.skip(f"no data of chapter {name}'s smoke preset here: {missing}")
     ds = ch.run("smoke", tmp_path, progress=False)
     files = sorted(tmp_path.glob("*.nc"))
     expected = {sweep.run_key(c) for c in ch.grid("smoke", available=tuple(available))}
@@ -113,6 +115,9 @@ def test_smoke_run_resumes_and_ignores_other_grids(name: str, tmp_path: Path) ->
 def test_notebook_executes_at_smoke(name: str, tmp_path: Path) -> None:
     """The chapter notebook runs at smoke into a scratch folder, and every glued number is set."""
     papermill = pytest.importorskip("papermill")
+    available, missing = CHAPTERS.get(name).data("smoke")
+    if not available:
+        pytest.skip(f"no data of chapter {name}'s smoke preset here: {missing}")
     nb_path = REPO_ROOT / CHAPTERS.get(name).notebook
     out = tmp_path / nb_path.name
     papermill.execute_notebook(
