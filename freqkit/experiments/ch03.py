@@ -12,7 +12,7 @@ grayscale images, and higher at depth 3.
 The chapter is a :class:`freqkit.experiments.scaffold.Chapter` (:data:`CHAPTER`):
 :data:`PRESETS`, the grid :func:`configs` on the first dataset that loads
 (:func:`freqkit.experiments.scaffold.check_first_available`) with the overrides
-``datasets`` and ``fixed_lr``, the shared run
+``datasets``, ``fixed_lr`` and ``lr_rule`` (:data:`LR_RULES`), the shared run
 :func:`freqkit.experiments.common.run_model_experiment`, the linear-theory
 curves (:func:`theory_curves`) and the pure analysis (:func:`kappa_summary`,
 :func:`grid_table`, :func:`lr_table`, :func:`training_facts`,
@@ -64,6 +64,7 @@ __all__ = [
     "CHAPTER",
     "MIN_CORRELATION_RUNS",
     "PAPER_KERNEL_SIZES",
+    "LR_RULES",
     "PRESETS",
     "TRAINED_ACCURACY",
     "Preset",
@@ -124,12 +125,13 @@ class Preset(SweepPreset):
 
     def run_configs(self, available: Sequence[str] | None = None, *,
                     datasets: Sequence[str] | str | None = None,
-                    fixed_lr: float | None = None) -> list[RunConfig]:
+                    fixed_lr: float | None = None, lr_rule: str | None = None) -> list[RunConfig]:
         """The grid (pure); see :func:`configs` for the arguments."""
         from freqkit.data import DATASETS
 
         names = _dataset_names(self, datasets)
         train = _train_config(self, fixed_lr)
+        lr_grid = self.lr_grid if _lr_rule(self, fixed_lr, lr_rule) == "select" else ()
         chosen = names[:1] if available is None else [n for n in names if n in tuple(available)][:1]
         grid: list[RunConfig] = []
         for name in chosen:
@@ -146,7 +148,7 @@ class Preset(SweepPreset):
                     train=train, attack=self.attack, epsilons=self.epsilons,
                     n_attack=self.n_attack, kappa_k=self.kappa_k,
                     pad_to=None if size == self.image_size else self.image_size,
-                    n_beta=self.n_beta,
+                    n_beta=self.n_beta, lr_grid=lr_grid, lr_select_epochs=self.lr_select_epochs,
                 )
                 for model in self.models for nl in self.nonlinearities for depth in self.depths
                 for k in self.kernel_sizes for seed in self.seeds
@@ -163,21 +165,22 @@ PRESETS: dict[str, Preset] = {
         name="smoke", datasets=("cifar10", "fashion-mnist"), kernel_sizes=(3, 32),
         depths=(1,), seeds=(0,), channels=2, n_train=512, n_val=128, n_test=128,
         train=TrainConfig(epochs=1, batch_size=64, chance_patience=0, max_retries=0),
-        n_attack=8, epsilons=(1.0,), n_beta=64,
+        n_attack=8, epsilons=(1.0,), n_beta=64, lr_grid=(0.1, 0.01),
         notes="pipeline check only: two kernel sizes, depth 1, 512 images, 1 epoch",
     ),
     "cpu": Preset(
         name="cpu", datasets=("cifar10", "fashion-mnist"), kernel_sizes=PAPER_KERNEL_SIZES,
         depths=(1, 3), seeds=(0, 1, 2), channels=4, n_train=5_000, n_val=1_000, n_test=1_000,
         train=TrainConfig(epochs=5, batch_size=128), n_attack=50, epsilons=(1.0,),
+        lr_grid=(0.1, 0.03, 0.01), lr_select_epochs=1,
         notes="reduced reproduction on 2 CPU cores: 4 channels, 5k images, 5 epochs, 3 seeds, "
-              "50 attacked images",
+              "50 attacked images; learning rate per run from (0.1, 0.03, 0.01)",
     ),
     "paper": Preset(
         name="paper", datasets=("cifar10", "fashion-mnist"), kernel_sizes=PAPER_KERNEL_SIZES,
         depths=(1, 3), seeds=(0, 1, 2, 3, 4), channels=16, n_train=None, n_val=5_000,
         n_test=None, train=TrainConfig(epochs=40, batch_size=128), n_attack=1_000,
-        epsilons=(0.5, 1.0, 2.0),
+        epsilons=(0.5, 1.0, 2.0), lr_grid=(0.1, 0.03, 0.01), lr_select_epochs=2,
         notes="paper scale: full training sets, 40 epochs, 5 models per point (GPU advised)",
     ),
 }
@@ -199,6 +202,38 @@ def _dataset_names(p: Preset, datasets: Sequence[str] | str | None) -> tuple[str
     return names
 
 
+#: How a run's maximum learning rate is chosen: ``"retry"`` -- the preset's rate, retried
+#: at other rates only when training fails (the rule of the paper's code); ``"select"`` --
+#: each rate of the preset's ``lr_grid`` trains for ``lr_select_epochs`` epochs and the best
+#: validation accuracy wins (:func:`freqkit.experiments.common.select_learning_rate`), the
+#: retry rule as the fallback.
+LR_RULES: tuple[str, ...] = ("retry", "select")
+
+
+def _lr_rule(p: Preset, fixed_lr: float | None, lr_rule: str | None) -> str:
+    """The learning-rate rule of a grid: ``lr_rule``, or the preset's (``select`` with an ``lr_grid``).
+
+    Examples
+    --------
+    >>> _lr_rule(PRESETS["cpu"], None, None), _lr_rule(PRESETS["cpu"], None, "retry")
+    ('select', 'retry')
+    >>> _lr_rule(PRESETS["cpu"], 0.01, None)
+    'retry'
+    """
+    if lr_rule is not None and (not isinstance(lr_rule, str) or lr_rule not in LR_RULES):
+        raise ValueError(f"lr_rule={_short(lr_rule)} is not allowed; use one of {LR_RULES} or None "
+                         "(the preset's rule)")
+    if lr_rule == "select":
+        if not p.lr_grid:
+            raise ValueError(f"lr_rule='select' is not allowed with preset {p.name!r}: it has no lr_grid; "
+                             "use lr_rule='retry' or a preset with an lr_grid")
+        if fixed_lr is not None:
+            raise ValueError(f"lr_rule='select' is not allowed with fixed_lr={fixed_lr!r}; use one of them")
+    if fixed_lr is not None:
+        return "retry"
+    return lr_rule or ("select" if p.lr_grid else "retry")
+
+
 def _train_config(p: Preset, fixed_lr: float | None) -> TrainConfig:
     """The preset's training, or every attempt at ``fixed_lr`` without retries."""
     if fixed_lr is None:
@@ -213,7 +248,7 @@ def _train_config(p: Preset, fixed_lr: float | None) -> TrainConfig:
 
 def configs(preset: str | Preset, *, available: Sequence[str] | None = None,
             datasets: Sequence[str] | str | None = None,
-            fixed_lr: float | None = None) -> list[RunConfig]:
+            fixed_lr: float | None = None, lr_rule: str | None = None) -> list[RunConfig]:
     """The chapter's grid (pure): one LKC :class:`RunConfig` per (depth, kernel size, seed).
 
     Parameters
@@ -230,6 +265,10 @@ def configs(preset: str | Preset, *, available: Sequence[str] | None = None,
         (``max_retries=0``; a run that fails is flagged ``failed``). The paper's
         rule (0.1, then ×10, ÷10, ÷50) can keep different rates for different
         kernel sizes, which confounds the trend in k; a fixed rate removes that.
+    lr_rule : {"retry", "select"}, optional
+        :data:`LR_RULES`; default: ``"select"`` when the preset has an ``lr_grid``,
+        else ``"retry"`` (and ``"retry"`` with ``fixed_lr``). ``"retry"`` runs keep
+        the run keys they had before learning-rate selection existed.
 
     Datasets whose registered images are smaller than ``image_size`` get
     ``pad_to=image_size``.
@@ -243,6 +282,8 @@ def configs(preset: str | Preset, *, available: Sequence[str] | None = None,
     {('fashion-mnist', True, 32)}
     >>> {(c.train.lr, c.train.max_retries) for c in configs("smoke", fixed_lr=0.01)}
     {(0.01, 0)}
+    >>> {c.lr_grid for c in configs("cpu")}, {c.lr_grid for c in configs("cpu", lr_rule="retry")}
+    ({(0.1, 0.03, 0.01)}, {()})
     >>> configs("cpu", available=("mnist",))
     []
     >>> configs("cpu", datasets=["cifar-10"])  # doctest: +ELLIPSIS
@@ -251,11 +292,11 @@ def configs(preset: str | Preset, *, available: Sequence[str] | None = None,
     ValueError: datasets=['cifar-10'] is not allowed; use a non-empty sequence of ['cifar10', ...]
     """
     return CHAPTER.get_preset(preset).run_configs(as_names(available, "available"), datasets=datasets,
-                                                  fixed_lr=fixed_lr)
+                                                  fixed_lr=fixed_lr, lr_rule=lr_rule)
 
 
-def settings_table(preset: str | Preset, dataset: str, *, fixed_lr: float | None = None
-                   ) -> pd.DataFrame:
+def settings_table(preset: str | Preset, dataset: str, *, fixed_lr: float | None = None,
+                   lr_rule: str | None = None) -> pd.DataFrame:
     """What one grid point of ``preset`` on ``dataset`` trains and measures (setting | value).
 
     Examples
@@ -263,18 +304,22 @@ def settings_table(preset: str | Preset, dataset: str, *, fixed_lr: float | None
     >>> t = settings_table("smoke", "fashion-mnist", fixed_lr=0.01).set_index("setting").value
     >>> t["images"], t["learning rate"]
     ('fashion-mnist, grayscale, zero-padded to 32×32', '0.01 for every run (no retries)')
+    >>> settings_table("cpu", "fashion-mnist").set_index("setting").value["learning rate"][:62]
+    'per run: the best validation accuracy of 0.1, 0.03, 0.01 after'
     """
     p = CHAPTER.get_preset(preset)
     from freqkit.data import DATASETS
 
     if not isinstance(dataset, str) or dataset not in DATASETS.names():
         raise ValueError(f"dataset={_short(dataset)} is not allowed; use one of {DATASETS.names()}")
-    cfg = configs(p, available=(dataset,), datasets=(dataset,), fixed_lr=fixed_lr)[0]
+    cfg = configs(p, available=(dataset,), datasets=(dataset,), fixed_lr=fixed_lr, lr_rule=lr_rule)[0]
     t = cfg.train
     retry = ", ×".join(f"{f:g}" for f in t.lr_retry_factors[1:1 + t.max_retries])
+    rule = (f"retried at ×{retry} on failure (the paper's rule)" if retry else "no retries")
     rate = (f"{t.lr:g} for every run (no retries)" if fixed_lr is not None else
-            f"{t.lr:g}" + (f", retried at ×{retry} on failure (the paper's rule)" if retry else
-                           " (no retries)"))
+            (f"per run: the best validation accuracy of {', '.join(f'{r:g}' for r in cfg.lr_grid)} "
+             f"after {cfg.lr_select_epochs} epoch(s) of training at each; then {rule}")
+            if cfg.lr_grid else f"{t.lr:g}, {rule}")
     rows = [
         ("images", f"{cfg.dataset}, grayscale" + (f", zero-padded to {cfg.pad_to}×{cfg.pad_to}"
                                                   if cfg.pad_to else "")),
@@ -949,10 +994,10 @@ CHAPTER = register(Chapter(
     name="ch03", title="Bigger kernels, lower frequencies: κ_high vs kernel size",
     notebook="notebooks/03_kernel_size_kappa.ipynb", presets=PRESETS, configs=configs,
     run_one=run_model_experiment, check_data=check_first_available,
-    overrides=("datasets", "fixed_lr"), summarise=kappa_summary, claims=claims_table,
+    overrides=("datasets", "fixed_lr", "lr_rule"), summarise=kappa_summary, claims=claims_table,
 ))
 #: :meth:`freqkit.experiments.scaffold.Chapter.run` of this chapter (overrides ``datasets``,
-#: ``fixed_lr``: see :func:`configs`).
+#: ``fixed_lr``, ``lr_rule``: see :func:`configs`).
 run = CHAPTER.run
 #: :meth:`freqkit.experiments.scaffold.Chapter.get_preset` of this chapter.
 get_preset = CHAPTER.get_preset
