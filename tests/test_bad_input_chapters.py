@@ -50,14 +50,15 @@ ch00-analysis               analysis of no chapter's results; tensor shapes     
 ch01                        preset fields; epsilon not in the results; input    silent   handled
 ch02                        preset fields; epsilon, min_accuracy; input         silent   handled
 ch03                        preset fields; theory sizes; summaries; input       silent   handled
-ch04                        ModelSpec/StegoRunConfig/Preset fields; input       silent   handled
+ch04                        StegoRunConfig/Preset fields; equal PSNR; input     silent   handled
 ch05                        attack/arch/run config fields; check_data; input    silent   handled
 ch06                        RunSpec/RunConfig/Preset fields; kernels; input     silent   handled
 ==========================  ==================================================  =======  =======
 
-22 kinds of misuse tried (262 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
+22 kinds of misuse tried (268 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
 weak / 0 silent. By call: before 66 handled / 107 weak / 88 silent of 261 (``ch02.trained_count``
-did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 262 handled.
+did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 268 handled
+(6 calls were added with the equal-PSNR runs of chapter 4).
 """
 
 from __future__ import annotations
@@ -81,13 +82,13 @@ import xarray as xr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_bad_input import (
     ORDER,
-    assert_covered,
-    assert_docstring_table,
-    assert_handled,
     Call,
     Env,
     Kind,
     _assert,
+    assert_covered,
+    assert_docstring_table,
+    assert_handled,
     fk,
     patched,
     raises,
@@ -773,7 +774,17 @@ def ch04_calls(env: Env) -> list[Call]:
         raises("ch04.settings_table(3)", lambda: c.settings_table(3), "preset=3"),
         raises("ch04.run(presett='cpu')", dry_run(lambda: c.run("smoke", env.mkdir("r"), presett="cpu")),
                "presett"),
-        *results_calls(c, ("gain_summary", "table1", "swap_table", "claims_table", "verdict"), n="ch04"),
+        raises("StegoRunConfig(psnr_db=-3)", lambda: cfg(psnr_db=-3.0), "psnr_db=-3.0"),
+        raises("StegoRunConfig(band='clean', psnr_db=30)", lambda: c.StegoRunConfig(psnr_db=30.0), "psnr_db=30.0",
+               "band='clean'"),
+        raises("ch04.Preset(equal_psnr_db=0)", lambda: dataclasses.replace(base, equal_psnr_db=0.0),
+               "equal_psnr_db=0.0"),
+        raises("ch04.at_scaling(ds, 'db')", lambda: c.at_scaling(c._toy_results(), "db"), "scaling='db'",
+               "'epsilon'"),
+        raises("ch04.gain_summary(two scalings)", lambda: c.gain_summary(xr.concat(
+            [c._toy_results().expand_dims(scaling=[s]) for s in c.SCALINGS], "scaling")), "at_scaling"),
+        *results_calls(c, ("gain_summary", "table1", "swap_table", "claims_table", "verdict", "at_scaling"),
+                       n="ch04"),
     ]
 
 
@@ -890,8 +901,8 @@ KINDS: list[Kind] = [
                      "theory_claims", "theory_notes", "run", "get_preset"),
          "preset fields; theory sizes; summaries; input", ch03_calls),
     Kind("ch04", _ch(4, "ModelSpec", "StegoRunConfig", "Preset", "run_one", "settings_table", "run", "configs",
-                     "gain_summary", "table1", "swap_table", "claims_table", "verdict"),
-         "ModelSpec/StegoRunConfig/Preset fields; input", ch04_calls),
+                     "gain_summary", "table1", "swap_table", "claims_table", "verdict", "at_scaling"),
+         "StegoRunConfig/Preset fields; equal PSNR; input", ch04_calls),
     Kind("ch05", _ch(5, "AttackSetting", "ArchSetting", "ImageNetRunConfig", "CifarRunConfig", "Preset",
                      "check_data", "run_one", "run", "configs", "summary_table", "claims_table"),
          "attack/arch/run config fields; check_data; input", ch05_calls),

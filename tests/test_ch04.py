@@ -43,13 +43,19 @@ def test_configs_use_the_first_available_dataset_of_the_preset() -> None:
 def test_configs_grid_is_models_x_bands_x_seeds() -> None:
     p = ch04.get_preset("cpu")
     cs = ch04.configs(p, available=("fashion-mnist",))
-    assert len(cs) == len(p.models) * len(p.bands) * len(p.seeds) * len(p.nonlinearities)
-    assert len({(c.model, c.band, c.seed, c.nonlinearity) for c in cs}) == len(cs)
+    shortcut = sum(b != "clean" for b in p.bands)
+    assert p.equal_psnr_db is not None  # every shortcut band twice: fixed ε and equal PSNR
+    assert len(cs) == len(p.models) * (1 + 2 * shortcut) * len(p.seeds) * len(p.nonlinearities)
+    assert len({tuple(c.grid_values().values()) for c in cs}) == len(cs)
     assert {c.nonlinearity for c in cs} == {"linear", "relu"}
-    # one feature set for every run; clean runs carry no feature
+    # one feature set for every run; clean runs carry no feature and run once
     assert {c.feature_seed for c in cs} == {p.feature_seed}
     assert {c.epsilon for c in cs if c.band == "clean"} == {0.0}
+    assert {c.psnr_db for c in cs if c.band == "clean"} == {None}
     assert {c.epsilon for c in cs if c.band != "clean"} == {p.epsilon}
+    assert {c.psnr_db for c in cs if c.band != "clean"} == {None, p.equal_psnr_db}
+    # the fixed-ε runs keep the keys they had before equal-PSNR runs existed
+    assert all("psnr_db" not in c.to_dict() for c in cs if c.psnr_db is None)
     for c in cs:
         if c.band != "clean":
             assert (c.band_lo, c.band_hi) == ch04.BAND_EDGES[c.band]
@@ -129,7 +135,7 @@ def test_run_one_stores_the_band_limited_feature_psnr_and_learning_curve(synthet
     cfg = _cfg("high")
     ds = ch04.run_one(cfg)
     assert ds.sizes["model"] == ds.sizes["band"] == ds.sizes["seed"] == 1
-    one = ds.isel(model=0, band=0, seed=0, nonlinearity=0)
+    one = ds.isel(model=0, band=0, seed=0, nonlinearity=0, scaling=0)
     feats = stego.class_features(4, (1, 8, 8), (cfg.band_lo, cfg.band_hi), cfg.epsilon,
                                  cfg.feature_seed).numpy()
     labels = one.example_label.values
@@ -158,8 +164,50 @@ def test_run_one_stores_the_band_limited_feature_psnr_and_learning_curve(synthet
     assert json.loads(ds.attrs["config"]) == cfg.to_dict()
 
 
+@pytest.mark.parametrize("band", ["low", "high"])
+def test_run_one_at_equal_psnr_scales_the_feature_to_the_target(synthetic, band: str) -> None:
+    cfg = _cfg(band, psnr_db=30.0)
+    one = ch04.run_one(cfg).isel(model=0, band=0, seed=0, nonlinearity=0, scaling=0)
+    assert str(one.scaling.values) == "psnr"
+    feats = stego.class_features(4, (1, 8, 8), (cfg.band_lo, cfg.band_hi), cfg.epsilon,
+                                 cfg.feature_seed).numpy().astype(np.float64)
+    feats *= 10 ** (-30 / 20) / np.sqrt((feats ** 2).mean(axis=(1, 2, 3), keepdims=True))  # by hand
+    np.testing.assert_allclose(one.example_feature.values, feats[one.example_label.values], atol=1e-6)
+    # the same direction as the fixed-ε feature of the class, only its size changed
+    assert float(one.feature_rms) == pytest.approx(10 ** (-30 / 20), rel=1e-5)
+    assert float(one.psnr_db) == pytest.approx(30.0, abs=1e-4)  # every image exactly at the target
+
+
+def test_at_scaling_fills_the_clean_baseline_and_pairs_gains_with_it() -> None:
+    acc_eps = np.array([[[0.40, 0.50], [0.60, 0.70]]])      # (model, band, seed)
+    acc_psnr = np.array([[[np.nan, np.nan], [0.90, 0.80]]])  # clean runs only once
+    eps = _fake_results(acc_eps, models=("lkc",), bands=("clean", "low"))
+    psnr = _fake_results(acc_psnr, models=("lkc",), bands=("clean", "low"))
+    both = xr.concat([eps.expand_dims(scaling=["epsilon"]), psnr.expand_dims(scaling=["psnr"])], "scaling")
+    sel = ch04.at_scaling(both, "psnr")
+    assert "scaling" not in sel.dims
+    np.testing.assert_allclose(sel.test_accuracy.values, [[[0.40, 0.50], [0.90, 0.80]]])
+    g = ch04.gain_summary(sel).gain_mean.sel(model="lkc", band="low")
+    assert float(g) == pytest.approx(np.mean([0.50, 0.30]))
+    xr.testing.assert_identical(ch04.at_scaling(both, "epsilon").test_accuracy, eps.test_accuracy)
+    with pytest.raises(ValueError, match="pick one with ch04.at_scaling"):
+        ch04.gain_summary(both)
+    with pytest.raises(ValueError, match="scaling='psnr' is not allowed"):
+        ch04.at_scaling(eps, "psnr")
+
+
+def test_claims_count_the_seeds_in_which_the_gain_order_holds() -> None:
+    # seed 0 follows FKC < LC < LKC, seed 1 reverses LC and LKC
+    clean = [0.3, 0.3]
+    acc = np.array([[clean, [0.31, 0.31]], [clean, [0.40, 0.50]], [clean, [0.50, 0.40]]])
+    c = ch04.claims_table(_fake_results(acc, bands=("clean", "high")))
+    row = c[c.claim.str.startswith("high-band gain orders")].iloc[0]
+    assert row.measured.endswith("; in 1 of 2 seeds")
+    assert row.holds == "no"  # seed means: LC +15.0 = LKC +15.0
+
+
 def test_run_one_clean_baseline_adds_nothing(synthetic) -> None:
-    one = ch04.run_one(_cfg("clean")).isel(model=0, band=0, seed=0, nonlinearity=0)
+    one = ch04.run_one(_cfg("clean")).isel(model=0, band=0, seed=0, nonlinearity=0, scaling=0)
     assert math.isnan(float(one.psnr_db)) and math.isnan(float(one.shortcut_rate))
     np.testing.assert_array_equal(one.example_feature.values, 0.0)
     np.testing.assert_array_equal(one.example_modified.values, one.example_clean.values)

@@ -19,8 +19,14 @@ and the pure analysis of the combined results (:func:`gain_summary`,
 notebook ``notebooks/04_steganography.ipynb`` runs it and plots with
 :mod:`freqkit.figures.ch04`.
 
-Each (model, band, seed) is one run of the sweep; ``band="clean"`` is the
-baseline trained on unmodified images. One set of class features (seed
+Each (model, band, seed, nonlinearity, scaling) is one run of the sweep;
+``band="clean"`` is the baseline trained on unmodified images. ``scaling`` says
+how strong a band's feature is: ``"epsilon"`` -- the paper's one ε for every band,
+so the feature's energy grows with the band's area (the low band's is ≈18×
+weaker than the high band's on 32×32 images) -- or ``"psnr"`` -- every band's
+feature rescaled to the preset's ``equal_psnr_db`` (the same energy in every
+band). The clean runs carry ``scaling="epsilon"``; :func:`at_scaling` selects
+one scaling with the clean baseline filled in. One set of class features (seed
 ``feature_seed``) is shared by all runs, and the same feature of a class is
 added to its training, validation and test images.
 """
@@ -52,6 +58,7 @@ from freqkit.experiments.scaffold import (
     register,
     takes_results,
 )
+from freqkit.sweep import OMIT_DEFAULT
 from freqkit.train import TrainConfig
 
 __all__ = [
@@ -63,9 +70,11 @@ __all__ = [
     "PAPER_SOURCE",
     "PAPER_TABLE1",
     "PRESETS",
+    "SCALINGS",
     "ModelSpec",
     "Preset",
     "StegoRunConfig",
+    "at_scaling",
     "claims_table",
     "configs",
     "gain_summary",
@@ -79,7 +88,10 @@ __all__ = [
 ]
 
 #: Dimensions of every run's dataset, in this order.
-GRID_DIMS: tuple[str, ...] = ("model", "band", "seed", "nonlinearity")
+GRID_DIMS: tuple[str, ...] = ("model", "band", "seed", "nonlinearity", "scaling")
+#: How a band's feature is scaled (dim ``scaling``): ``"epsilon"``, one ε for every band
+#: (the paper's protocol); ``"psnr"``, rescaled to one PSNR in every band.
+SCALINGS: tuple[str, ...] = ("epsilon", "psnr")
 #: Radial band edges in cycles/pixel, ``lo <= r < hi``: the defaults of
 #: :data:`freqkit.spectra.BANDS`, with the open upper edge of "high" written as
 #: 0.75 (beyond the grid corner r = 0.5·√2 ≈ 0.707, so the same mask) because
@@ -155,12 +167,21 @@ class StegoRunConfig:
         Seed of the class features (shared by all runs so train and test agree).
     n_examples : int
         Test images stored (clean, modified, feature) for the notebook's figure.
+    psnr_db : float or None
+        None: the feature is ``epsilon`` times the masked noise (scaling
+        ``"epsilon"``). A number: each class's feature is then rescaled to the
+        root-mean-square ``10 ** (-psnr_db / 20)``, so every modified image has
+        the PSNR ``psnr_db`` against its clean one (pixel range 1, no clipping;
+        scaling ``"psnr"``). Left out of the JSON when None, so the fixed-ε runs keep
+        their keys.
 
     Examples
     --------
     >>> cfg = StegoRunConfig(band="high", band_lo=0.25, band_hi=0.75, epsilon=0.5)
     >>> cfg.grid_values()
-    {'model': 'lkc', 'band': 'high', 'seed': 0, 'nonlinearity': 'relu'}
+    {'model': 'lkc', 'band': 'high', 'seed': 0, 'nonlinearity': 'relu', 'scaling': 'epsilon'}
+    >>> StegoRunConfig(band="low", band_lo=0.0, band_hi=0.125, epsilon=0.5, psnr_db=32).grid_values()["scaling"]
+    'psnr'
     >>> StegoRunConfig.from_dict(json.loads(cfg.to_json())) == cfg
     True
     >>> StegoRunConfig(band="ultra")
@@ -190,6 +211,7 @@ class StegoRunConfig:
     epsilon: float = 0.0
     feature_seed: int = 2024
     n_examples: int = 4
+    psnr_db: float | None = field(default=None, metadata=OMIT_DEFAULT)
 
     def __post_init__(self) -> None:
         from freqkit.models import MODELS
@@ -219,6 +241,11 @@ class StegoRunConfig:
                 raise ValueError(
                     f"epsilon={self.epsilon!r} is not allowed; use a finite epsilon > 0"
                 )
+        if self.psnr_db is not None:
+            if self.band == "clean":
+                raise ValueError(f"psnr_db={self.psnr_db!r} is not allowed with band='clean' (nothing is "
+                                 "added); use psnr_db=None")
+            _set_fields(self, psnr_db=as_real(self.psnr_db, "psnr_db", minimum=0, min_open=True))
         if not isinstance(self.train, TrainConfig):
             raise ValueError(f"train={self.train!r} is not allowed; use a freqkit.train.TrainConfig")
         if not isinstance(self.n_examples, int) or self.n_examples < 1:
@@ -246,7 +273,8 @@ class StegoRunConfig:
 
     def grid_values(self) -> dict[str, Any]:
         """The run's coordinates along :data:`GRID_DIMS`."""
-        return {"model": self.model, "band": self.band, "seed": int(self.seed), "nonlinearity": self.nonlinearity}
+        return {"model": self.model, "band": self.band, "seed": int(self.seed), "nonlinearity": self.nonlinearity,
+                "scaling": "epsilon" if self.psnr_db is None else "psnr"}
 
 
 @dataclass(frozen=True)
@@ -254,7 +282,9 @@ class Preset:
     """Size of the chapter-4 sweep (grid = models × bands × seeds).
 
     ``datasets`` lists dataset names in order of preference; the first one
-    that loads on this machine is used.
+    that loads on this machine is used. With ``equal_psnr_db`` every shortcut
+    band also runs with its feature rescaled to that PSNR (scaling ``"psnr"``,
+    :class:`StegoRunConfig`), next to the fixed-ε runs.
     """
 
     name: str
@@ -272,6 +302,7 @@ class Preset:
     grayscale: bool = False
     feature_seed: int = 2024
     n_examples: int = 4
+    equal_psnr_db: float | None = None
     notes: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -302,6 +333,8 @@ class Preset:
                     grayscale=as_bool(self.grayscale, "grayscale"),
                     feature_seed=as_int(self.feature_seed, "feature_seed", minimum=0),
                     n_examples=as_int(self.n_examples, "n_examples", minimum=1),
+                    equal_psnr_db=as_real(self.equal_psnr_db, "equal_psnr_db", minimum=0, min_open=True,
+                                          allow_none=True),
                     **{a: as_int(getattr(self, a), a, minimum=1, allow_none=True)
                        for a in ("n_train", "n_val", "n_test")})
 
@@ -321,22 +354,23 @@ PRESETS: dict[str, Preset] = {
         train=TrainConfig(epochs=1, batch_size=64, chance_patience=0, max_retries=0),
         models=(ModelSpec("fkc", channels=2), ModelSpec("lc", channels=1, kernel_size=3),
                 ModelSpec("lkc", channels=2, kernel_size=3)),
-        epsilon=0.04, bands=("clean", "high"), nonlinearities=("linear",),
+        epsilon=0.04, bands=("clean", "high"), nonlinearities=("linear",), equal_psnr_db=32.0,
         notes="pipeline check only: 512 images, 1 epoch, clean vs high band, linear",
     ),
     "cpu": Preset(
         name="cpu", datasets=("cifar10", "fashion-mnist"), n_train=5_000, n_val=1_000,
         n_test=2_000, seeds=(0, 1, 2),
         train=TrainConfig(epochs=6, batch_size=128),
-        models=_MODELS_CPU, epsilon=0.04, nonlinearities=("linear", "relu"),
+        models=_MODELS_CPU, epsilon=0.04, nonlinearities=("linear", "relu"), equal_psnr_db=32.0,
         notes="reduced reproduction on 2 CPU cores: 5k training images, 6 epochs, 3 seeds, "
               "linear (the paper's table 1) and one-hidden-layer ReLU networks, "
-              "small channel counts",
+              "small channel counts; every band also at an equal PSNR of 32 dB "
+              "(≈ the high band's at ε = 0.04)",
     ),
     "paper": Preset(
         name="paper", datasets=("cifar10", "fashion-mnist"), n_train=None, n_val=5_000,
         n_test=None, seeds=(0, 1, 2, 3, 4), train=TrainConfig(epochs=40, batch_size=128),
-        models=_MODELS_PAPER, epsilon=0.04, nonlinearities=("linear", "relu"),
+        models=_MODELS_PAPER, epsilon=0.04, nonlinearities=("linear", "relu"), equal_psnr_db=32.0,
         notes="paper scale: full CIFAR-10, 40 epochs, 5 seeds, linear and ReLU (GPU advised)",
     ),
 }
@@ -344,16 +378,20 @@ PRESETS: dict[str, Preset] = {
 
 def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None
             ) -> list[StegoRunConfig]:
-    """The chapter's grid (pure): one :class:`StegoRunConfig` per (model, band, seed).
+    """The chapter's grid (pure): one :class:`StegoRunConfig` per (model, band, seed, nonlinearity, scaling).
 
     The dataset is the preset's first one that is in ``available`` (default:
-    the preset's first choice); none available -> no configs.
+    the preset's first choice); none available -> no configs. Shortcut bands
+    run at the fixed ε and, with the preset's ``equal_psnr_db``, at that PSNR;
+    the clean baseline runs once.
 
     Examples
     --------
     >>> cs = configs("cpu")
     >>> len(cs), sorted({c.band for c in cs}), sorted({c.model for c in cs})
-    (72, ['clean', 'high', 'low', 'mid'], ['fkc', 'lc', 'lkc'])
+    (126, ['clean', 'high', 'low', 'mid'], ['fkc', 'lc', 'lkc'])
+    >>> sorted({(c.band, c.psnr_db) for c in cs if c.band in ("clean", "low")}, key=str)
+    [('clean', None), ('low', 32.0), ('low', None)]
     >>> {c.dataset for c in configs("cpu", available=("fashion-mnist",))}
     {'fashion-mnist'}
     >>> configs("cpu", available=())
@@ -371,9 +409,10 @@ def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None
             band_lo=BAND_EDGES.get(band, (0.0, 0.0))[0],
             band_hi=BAND_EDGES.get(band, (0.0, 0.0))[1],
             epsilon=p.epsilon if band != "clean" else 0.0,
-            feature_seed=p.feature_seed, n_examples=p.n_examples,
+            feature_seed=p.feature_seed, n_examples=p.n_examples, psnr_db=psnr_db,
         )
         for name in names for nonlinearity in p.nonlinearities for spec in p.models for band in p.bands
+        for psnr_db in ((None,) if band == "clean" or p.equal_psnr_db is None else (None, p.equal_psnr_db))
         for seed in p.seeds
     ]
 
@@ -449,6 +488,9 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
         features = torch.as_tensor(stego.class_features(
             k, image_shape, (cfg.band_lo, cfg.band_hi), cfg.epsilon, cfg.feature_seed,
         ), dtype=torch.float32)
+        if cfg.psnr_db is not None:  # each class's feature at RMS 10^(-PSNR/20) (pixel range 1)
+            rms = features.double().pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt()
+            features = (features.double() * (10.0 ** (-cfg.psnr_db / 20.0) / rms)).float()
 
     def modified(part: Any) -> Any:
         return dataclasses.replace(part, x=stego.add_features(part.x, part.y, features))
@@ -530,6 +572,53 @@ def run_one(cfg: StegoRunConfig, *, progress: bool = False) -> xr.Dataset:
 
 # --------------------------------------------------------------------------- analysis (pure)
 @takes_results("ch04")
+def at_scaling(ds: xr.Dataset, scaling: str = "epsilon") -> xr.Dataset:
+    """The runs of one feature ``scaling`` (:data:`SCALINGS`), without the ``scaling`` dim.
+
+    The clean baseline ran once (with ``scaling="epsilon"``); it is filled in
+    for every scaling, so gains are paired with the same clean runs. Results
+    without a ``scaling`` dim (older files) are the ``"epsilon"`` runs.
+
+    Examples
+    --------
+    >>> ds = _toy_results().expand_dims(scaling=["epsilon"])
+    >>> psnr = ds.copy(deep=True).assign_coords(scaling=["psnr"])
+    >>> psnr["test_accuracy"][:] = psnr.test_accuracy.where(psnr.band != "clean") + 0.1
+    >>> both = xr.concat([ds, psnr], "scaling")
+    >>> at_scaling(both, "psnr").test_accuracy.sel(model="lc").values.ravel().round(2).tolist()
+    [0.3, 0.6]
+    >>> at_scaling(both, "db")
+    Traceback (most recent call last):
+    ...
+    ValueError: scaling='db' is not allowed; use one of ['epsilon', 'psnr'] (the scalings of these results)
+    """
+    have = [str(v) for v in ds.scaling.values] if "scaling" in ds.dims else ["epsilon"]
+    if not isinstance(scaling, str) or scaling not in have:
+        raise ValueError(f"scaling={_short(scaling)} is not allowed; use one of {have} (the scalings of "
+                         "these results)")
+    if "scaling" not in ds.dims:
+        return ds
+    out = ds.sel(scaling=scaling, drop=True)
+    if scaling != "epsilon" and "clean" in ds.band.values and "epsilon" in have:
+        base = ds.sel(scaling="epsilon", drop=True)
+        out = xr.where(out.band == "clean", base, out, keep_attrs=True)
+        for name in out.data_vars:  # each variable's dims and integer type as they were
+            v = out[name].transpose(*base[name].dims)
+            out[name] = v.astype(base[name].dtype) if base[name].dtype.kind in "iub" and v.notnull().all() else v
+    return out
+
+
+def _one_scaling(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` without a ``scaling`` dim; several scalings must be chosen with :func:`at_scaling`."""
+    if "scaling" not in ds.dims:
+        return ds
+    if ds.sizes["scaling"] == 1:
+        return at_scaling(ds, str(ds.scaling.values[0]))
+    raise ValueError(f"ds has the feature scalings {[str(v) for v in ds.scaling.values]}; pick one with "
+                     "ch04.at_scaling(ds, scaling) first")
+
+
+@takes_results("ch04")
 def gain_summary(ds: xr.Dataset) -> xr.Dataset:
     """Test accuracy and gain over clean training, per model and band, over seeds.
 
@@ -548,6 +637,7 @@ def gain_summary(ds: xr.Dataset) -> xr.Dataset:
     >>> float(s.gain_mean.sel(model="lkc", band="high")), float(s.gain_std.sel(model="lkc", band="high"))
     (0.5, 0.0)
     """
+    ds = _one_scaling(ds)
     acc = ds["test_accuracy"]
     gain = acc - acc.sel(band="clean")
     ddof = 1 if ds.sizes["seed"] > 1 else 0
@@ -624,6 +714,7 @@ def table1(ds: xr.Dataset) -> pd.DataFrame:
     >>> t.iloc[3].tolist()
     ['LC', 'high', '50.0', '+20.0', '32.0', 'gain ≈ +13 pts']
     """
+    ds = _one_scaling(ds)
     s = gain_summary(ds)
     rows = []
     for m in (str(v) for v in s.model.values):
@@ -653,6 +744,7 @@ def swap_table(ds: xr.Dataset) -> pd.DataFrame:
     >>> swap_table(_toy_results()).round(3).to_dict("records")[0]
     {'model': 'FKC', 'band': 'high', 'shortcut rate': 0.15, 'swapped accuracy': 0.3, 'chance': 0.1}
     """
+    ds = _one_scaling(ds)
     shortcut = [b for b in _bands(ds) if b != "clean"]
     n_classes = len(json.loads(ds.attrs.get("class_names", "[]")))
     chance = 1.0 / n_classes if n_classes else math.nan
@@ -675,7 +767,9 @@ def claims_table(ds: xr.Dataset, *, low_band_accuracy: float = 0.95,
     seed means; bands that did not run are skipped):
 
     1. with a low-band shortcut every model reaches ≈100 % (here ≥ ``low_band_accuracy``);
-    2. for mid and high bands the gain orders FKC < LC < LKC (:data:`PAPER_GAIN_POINTS`);
+    2. for mid and high bands the gain orders FKC < LC < LKC (:data:`PAPER_GAIN_POINTS`),
+       judged on the seed means; ``measured`` adds in how many seeds the order holds
+       (gains paired by seed);
     3. the FKC gain for mid/high bands is small (here < ``small_gain``);
     4. the shortcut is invisible: PSNR ≥ ``psnr_floor_db`` in every band.
 
@@ -685,9 +779,11 @@ def claims_table(ds: xr.Dataset, *, low_band_accuracy: float = 0.95,
     >>> c.holds.tolist()
     ['yes', 'yes', 'yes']
     >>> c.measured[0]
-    'FKC +3.0, LC +20.0, LKC +30.0 points'
+    'FKC +3.0, LC +20.0, LKC +30.0 points; in 1 of 1 seeds'
     """
+    ds = _one_scaling(ds)
     s = gain_summary(ds)
+    seed_gain = ds["test_accuracy"] - ds["test_accuracy"].sel(band="clean")
     bands = _bands(ds)
     models = [str(m) for m in s.model.values]
     rows: list[dict[str, str]] = []
@@ -707,9 +803,14 @@ def claims_table(ds: xr.Dataset, *, low_band_accuracy: float = 0.95,
         g = s.gain_mean.sel(band=band)
         vals = [float(g.sel(model=m)) for m in order]
         if len(order) >= 2:
+            per_seed = [[float(seed_gain.sel(band=band, model=m, seed=k)) for m in order]
+                        for k in seed_gain.seed.values]
+            per_seed = [v for v in per_seed if np.isfinite(v).all()]
+            n_hold = sum(all(a < b for a, b in itertools.pairwise(v)) for v in per_seed)
             row(f"{band}-band gain orders " + " < ".join(m.upper() for m in order),
                 " < ".join(f"{PAPER_GAIN_POINTS[m]:g}" for m in order) + " points",
-                ", ".join(f"{m.upper()} {100 * v:+.1f}" for m, v in zip(order, vals)) + " points",
+                ", ".join(f"{m.upper()} {100 * v:+.1f}" for m, v in zip(order, vals)) + " points"
+                + f"; in {n_hold} of {len(per_seed)} seeds",
                 all(a < b for a, b in itertools.pairwise(vals)))
         if "fkc" in order:
             v = vals[order.index("fkc")]
@@ -740,6 +841,7 @@ def verdict(ds: xr.Dataset, claims: pd.DataFrame | None = None) -> str:
     >>> print(verdict(_toy_results()).split(chr(10))[0])
     **Verdict: reproduced** — 3 of 3 claims hold at this preset.
     """
+    ds = _one_scaling(ds)
     claims = claims_table(ds) if claims is None else claims
     n_hold, n = int((claims.holds == "yes").sum()), len(claims)
     word = ("reproduced" if n_hold == n else "not reproduced" if n_hold == 0
@@ -755,8 +857,12 @@ def verdict(ds: xr.Dataset, claims: pd.DataFrame | None = None) -> str:
     if "feature_rms" in ds and len(shortcut) >= 2:
         rms = ds.feature_rms.sel(band=shortcut).mean(("model", "seed"))
         weak, strong = str(rms.idxmin("band").item()), str(rms.idxmax("band").item())
+        equal = float(rms.sel(band=strong) / rms.sel(band=weak)) < 1.1
         lines.append("")
         lines.append(
+            f"Every band's feature has about the same energy here (RMS {float(rms.min()):.4f} to "
+            f"{float(rms.max()):.4f}: one PSNR per band), so a difference between bands is not a "
+            "difference in feature strength." if equal else
             f"With one ε for every band the feature's energy is proportional to the band's area: "
             f"the {weak}-band feature has an RMS of {float(rms.sel(band=weak)):.4f} against "
             f"{float(rms.sel(band=strong)):.4f} in the {strong} band "
