@@ -5,6 +5,8 @@ The generic checks (grids, smoke run, resume, notebook at smoke) are in tests/te
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +54,26 @@ def test_configs_overrides() -> None:
     assert {c.dataset for c in cs} == {"fashion-mnist"}
     assert {(c.train.lr, c.train.max_retries) for c in cs} == {(0.02, 0)}
     assert ch03.configs("cpu", available=("cifar10",), datasets="mnist") == []
-    assert ch03.CHAPTER.overrides == ("datasets", "fixed_lr")
+    assert ch03.CHAPTER.overrides == ("datasets", "fixed_lr", "lr_rule")
+    assert {c.lr_grid for c in cs} == {()}  # a fixed rate is not selected
+
+
+def test_lr_rule_selects_from_the_preset_grid_and_keeps_the_retry_keys() -> None:
+    p = ch03.get_preset("cpu")
+    select, retry = (ch03.configs(p, available=("cifar10",), lr_rule=r) for r in ("select", "retry"))
+    assert ch03.configs(p, available=("cifar10",)) == select  # the preset's rule: it has an lr_grid
+    assert {c.lr_grid for c in select} == {p.lr_grid} and {c.lr_grid for c in retry} == {()}
+    assert [c.grid_values() for c in select] == [c.grid_values() for c in retry]
+    assert not {sweep.run_key(c) for c in select} & {sweep.run_key(c) for c in retry}
+    # the retry-rule runs' JSON has no trace of the selection fields (keys as before they existed)
+    assert all("lr_grid" not in json.loads(c.to_json()) for c in retry)
+    with pytest.raises(ValueError, match="lr_rule='select' is not allowed with fixed_lr=0.01"):
+        ch03.configs(p, lr_rule="select", fixed_lr=0.01)
+    no_grid = dataclasses.replace(ch03.get_preset("smoke"), lr_grid=())
+    with pytest.raises(ValueError, match="it has no lr_grid"):
+        ch03.configs(no_grid, lr_rule="select")
+    with pytest.raises(ValueError, match=r"lr_rule='best' is not allowed; use one of \('retry', 'select'\)"):
+        ch03.configs(p, lr_rule="best")
 
 
 @pytest.mark.parametrize("bad", [(), ("imagenet",), ["mnist", "cifar-10"]])
@@ -283,8 +304,12 @@ def test_grid_and_settings_tables() -> None:
     t = ch03.grid_table(s, "test_accuracy", lambda v: f"{100 * v.mean():.1f} %")
     assert t.columns.tolist() == ["depth", "k = 3", "k = 11", "k = 32"]
     assert t.values.tolist()[0] == ["L = 1", "20.5 %", "30.5 %", "40.5 %"]
+    retry = ch03.settings_table("cpu", "cifar10", lr_rule="retry").set_index("setting").value
+    assert retry["learning rate"] == "0.1, retried at ×10, ×0.1, ×0.02 on failure (the paper's rule)"
     cpu = ch03.settings_table("cpu", "cifar10").set_index("setting").value
-    assert cpu["learning rate"] == "0.1, retried at ×10, ×0.1, ×0.02 on failure (the paper's rule)"
+    assert cpu["learning rate"] == ("per run: the best validation accuracy of 0.1, 0.03, 0.01 after 1 epoch(s) "
+                                    "of training at each; then retried at ×10, ×0.1, ×0.02 on failure "
+                                    "(the paper's rule)")
     assert cpu["images"] == "cifar10, grayscale"
     assert cpu["kernel sizes"] == "3, 7, 9, 11, 15, 21, 32"
 

@@ -46,8 +46,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from freqkit._validate import as_int, as_real
-from freqkit.experiments.common import RunConfig, SweepPreset, run_model_experiment
+from freqkit._validate import as_bool, as_int, as_real
+from freqkit.experiments.common import RunConfig, SweepPreset, run_model_experiment, trained_by_rule
 from freqkit.experiments.scaffold import (
     Chapter,
     _short,
@@ -498,11 +498,14 @@ def flat_kappa_high(n: int, kappa_k: int) -> float:
 
 
 @takes_results("ch03")
-def kappa_summary(ds: xr.Dataset, epsilon: float | None = None) -> xr.Dataset:
+def kappa_summary(ds: xr.Dataset, epsilon: float | None = None, *, trained_only: bool = False) -> xr.Dataset:
     """Per-run quantities of the chapter with dims (depth, kernel_size, seed).
 
     ``beta_kappa_high``, ``delta_kappa_high`` (at ``epsilon``; the first ε if
-    None) -- NaN for runs the trainer flagged ``failed`` -- and, when stored,
+    None) -- NaN for runs the trainer flagged ``failed`` and, with
+    ``trained_only``, for runs that do not meet the training rule
+    (:data:`freqkit.experiments.common.TRAINED_RULE`) -- ``trained`` (whether
+    each run meets it; needs the stored learning curves) and, when stored,
     ``test_accuracy``, ``lr`` (rate of the kept attempt: the retry rule can
     differ per kernel size), ``n_lr_tries``, ``failed``, ``train_seconds`` and
     ``attack_seconds``. Selects the single model/dataset/nonlinearity of the
@@ -513,7 +516,12 @@ def kappa_summary(ds: xr.Dataset, epsilon: float | None = None) -> xr.Dataset:
     >>> s = kappa_summary(_toy_results())
     >>> dict(s.sizes), s.attrs["dataset"], s.attrs["epsilon"]
     ({'depth': 2, 'kernel_size': 3, 'seed': 2}, 'toy', 1.0)
+    >>> int(s.trained.sum()), int(s.beta_kappa_high.count())  # the toy curves still climb
+    (0, 12)
+    >>> int(kappa_summary(_toy_results(), trained_only=True).beta_kappa_high.count())
+    0
     """
+    trained_only = as_bool(trained_only, "trained_only")
     d = ds
     coords: dict[str, Any] = {}
     for dim in ("model", "dataset", "nonlinearity"):
@@ -524,12 +532,20 @@ def kappa_summary(ds: xr.Dataset, epsilon: float | None = None) -> xr.Dataset:
             d = d.isel({dim: 0}, drop=True)
     eps = float(d.epsilon.values[0]) if epsilon is None else float(epsilon)
     ok = d.failed == 0 if "failed" in d else xr.ones_like(d.beta_kappa_high, dtype=bool)
+    trained = trained_by_rule(d) if "curve_val_accuracy" in d else None
+    if trained_only:
+        if trained is None:
+            raise ValueError("trained_only=True is not allowed: these results have no learning curves "
+                             "(curve_val_accuracy); use trained_only=False")
+        ok = ok & trained
     out = xr.Dataset({"beta_kappa_high": d.beta_kappa_high.where(ok),
                       "delta_kappa_high": d.delta_kappa_high.sel(epsilon=eps).where(ok)})
+    if trained is not None:
+        out["trained"] = trained
     for var in ("test_accuracy", "lr", "n_lr_tries", "failed", "train_seconds", "attack_seconds"):
         if var in d:
             out[var] = d[var]
-    out.attrs.update({"epsilon": eps, "dataset": str(coords.get("dataset", "")),
+    out.attrs.update({"epsilon": eps, "dataset": str(coords.get("dataset", "")), "trained_only": int(trained_only),
                       "preset": str(ds.attrs.get("preset", "")),
                       "kappa_k": int(ds.attrs.get("kappa_k", 15)),
                       "image_size": int(ds.sizes.get("freq_row", 32))})
@@ -619,6 +635,7 @@ def training_facts(summary: xr.Dataset) -> dict[str, Any]:
     """How the runs trained, as numbers for the prose.
 
     Keys: ``n_runs``, ``n_failed``, ``n_retried`` (needed more than one attempt),
+    ``n_trained`` (runs that meet the training rule; -1 without learning curves),
     ``rates`` (kept learning rates, largest first), ``n_rates``,
     ``rate_depends_on_k`` (some depth keeps different rates for different kernel
     sizes), ``acc_min``/``acc_mean``/``acc_max`` (test accuracy over runs),
@@ -647,6 +664,7 @@ def training_facts(summary: xr.Dataset) -> dict[str, Any]:
     return {
         **summary.attrs,
         "n_runs": int(done.sum()), "n_failed": total("failed"), "n_retried": total("n_lr_tries"),
+        "n_trained": int(summary.trained.where(done).sum()) if "trained" in summary else -1,
         "rates": rates, "n_rates": len(rates), "rate_depends_on_k": bool(depends),
         "acc_min": float(np.nanmin(acc)) if done.any() else math.nan,
         "acc_mean": float(np.nanmean(acc)) if done.any() else math.nan,
@@ -712,10 +730,11 @@ def _holds(h: bool | None) -> str:
 
 @takes_results("ch03")
 def claims_table(ds: xr.Dataset, epsilon: float | None = None,
-                 theory: xr.Dataset | None = None) -> pd.DataFrame:
+                 theory: xr.Dataset | None = None, *, trained_only: bool = False) -> pd.DataFrame:
     """Claim-vs-measurement rows (claim | measured | holds | source) from the combined results.
 
-    Claims of Caro et al. (2024), figure 4 (seed means; failed runs left out):
+    Claims of Caro et al. (2024), figure 4 (seed means; failed runs left out and, with
+    ``trained_only``, the runs that do not meet the training rule, :func:`kappa_summary`):
 
     1. κ_high(β̂) falls as the kernel grows, at every depth: Spearman
        correlation with kernel size < 0 and κ(smallest k) > κ(largest k)
@@ -739,8 +758,11 @@ def claims_table(ds: xr.Dataset, epsilon: float | None = None,
     >>> claims_table(_toy_results()).index[-1]
     'depth-delta'
     """
-    s = kappa_summary(ds, epsilon)
+    s = kappa_summary(ds, epsilon, trained_only=trained_only)
     m = s.mean("seed")
+    # accuracy of the runs that count, per depth: how comparable the kernel sizes' models are
+    acc = (s.test_accuracy.where(s.beta_kappa_high.notnull()).mean("seed") if "test_accuracy" in s
+           else None)
     ks = np.asarray(m.kernel_size.values, dtype=float)
     depths = [int(v) for v in m.depth.values]
     rows: list[tuple[str, str, str, bool | None, str]] = []
@@ -748,11 +770,14 @@ def claims_table(ds: xr.Dataset, epsilon: float | None = None,
         for L in depths:
             v = np.asarray(m[var].sel(depth=L).values, dtype=float)
             rho, falls, mono = _falls(v, ks)
+            a = np.asarray(acc.sel(depth=L).values, float) if acc is not None else np.array([np.nan])
+            spread = (f"; accuracy {100 * np.nanmin(a):.1f}–{100 * np.nanmax(a):.1f} % over k"
+                      if np.isfinite(a).any() else "")
             rows.append((f"falls-{tag}-L{L}", (f"κ_high(15) of {label} falls with kernel size "
                          f"(depth {L})"),
                          f"k={int(ks[0])}: {_num(v[0])} → k={int(ks[-1])}: {_num(v[-1])}; "
                          f"Spearman ρ = {_num(rho, '{:+.2f}')}; "
-                         + ("monotone" if mono else "not monotone"),
+                         + ("monotone" if mono else "not monotone") + spread,
                          falls if np.isfinite([v[0], v[-1]]).all() else None, PAPER_SOURCE))
     if len(depths) >= 2:
         lo, hi = min(depths), max(depths)
