@@ -185,6 +185,9 @@ def run_table(ds: xr.Dataset) -> pd.DataFrame:
     ...     "skipped_datasets": "", "git_commit": "0123456789abcdef", "git_dirty": 0})
     >>> run_table(ds).value.tolist()[:3]
     ['ch01', 'smoke', '4']
+    >>> ds.attrs["finished_only_datasets"] = '["cifar10"]'
+    >>> run_table(ds).set_index("").value["data: cifar10"][:21]
+    'does not load here: r'
 
     With learning curves in the results, a row counts the runs that meet
     :data:`freqkit.experiments.common.TRAINED_RULE`.
@@ -202,6 +205,15 @@ def run_table(ds: xr.Dataset) -> pd.DataFrame:
     rows = [("chapter", a.get("chapter", "?")), ("preset", a.get("preset", "?")),
             ("runs", str(a.get("n_runs", "?")))]
     rows += [(f"data: {k}", v) for k, v in sources.items()]
+    try:
+        finished_only = json.loads(a.get("finished_only_datasets", "[]") or "[]")
+    except (TypeError, ValueError):
+        finished_only = None
+    if not isinstance(finished_only, list):
+        raise ValueError(f"ds.attrs['finished_only_datasets']={a.get('finished_only_datasets')!r} is not allowed; "
+                         "it must be the JSON list Chapter.run writes")
+    rows += [(f"data: {k}", "does not load here: read from its finished run files (their provenance names "
+              "the source and checksum)") for k in finished_only]
     rows.append(("skipped data", a.get("skipped_datasets") or "none"))
     if "curve_val_accuracy" in ds and "epoch" in ds.curve_val_accuracy.dims:
         from freqkit.experiments.common import TRAINED_RULE, trained_by_rule

@@ -55,10 +55,10 @@ ch05                        attack/arch/run config fields; check_data; input    
 ch06                        RunSpec/RunConfig/Preset fields; kernels; input     silent   handled
 ==========================  ==================================================  =======  =======
 
-22 kinds of misuse tried (268 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
+22 kinds of misuse tried (272 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
 weak / 0 silent. By call: before 66 handled / 107 weak / 88 silent of 261 (``ch02.trained_count``
-did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 268 handled
-(6 calls were added with the equal-PSNR runs of chapter 4).
+did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 272 handled
+(10 calls were added with chapter 3's learning-rate rules and chapter 4's equal-PSNR runs).
 """
 
 from __future__ import annotations
@@ -746,6 +746,13 @@ def ch03_calls(env: Env) -> list[Call]:
         *results_calls(c, ("theory_claims", "theory_notes"), arg="theory", n="ch03"),
         raises("ch03.run(fixed_lr='x')", dry_run(lambda: c.run("smoke", env.mkdir("r"), fixed_lr="x")),
                "fixed_lr='x'"),
+        raises("ch03.run(lr_rule='best')", dry_run(lambda: c.run("smoke", env.mkdir("r"), lr_rule="best")),
+               "lr_rule='best'", "'retry', 'select'"),
+        raises("ch03.configs(lr_rule='select', fixed_lr=0.01)",
+               lambda: c.configs("smoke", lr_rule="select", fixed_lr=0.01), "lr_rule='select'", "fixed_lr=0.01"),
+        raises("ch03.rule_table({})", lambda: c.rule_table({}), "summaries={}"),
+        raises("ch03.rule_table(results, not summaries)", lambda: c.rule_table({"x": c._toy_results()}),
+               "summaries['x']=", "kappa_summary"),
     ]
 
 
@@ -898,7 +905,7 @@ KINDS: list[Kind] = [
     Kind("ch03", _ch(3, "Preset", "settings_table", "box_kappa_high", "uncertainty_kappa_bound",
                      "random_kernel_kappa_high", "theory_curves", "flat_kappa_high", "grid_table", "verdict",
                      "kappa_summary", "claims_table", "lr_table", "training_facts", "same_rate_trends",
-                     "theory_claims", "theory_notes", "run", "get_preset"),
+                     "theory_claims", "theory_notes", "run", "get_preset", "rule_table"),
          "preset fields; theory sizes; summaries; input", ch03_calls),
     Kind("ch04", _ch(4, "ModelSpec", "StegoRunConfig", "Preset", "run_one", "settings_table", "run", "configs",
                      "gain_summary", "table1", "swap_table", "claims_table", "verdict", "at_scaling"),

@@ -347,3 +347,37 @@ def test_fig_kappa_vs_accuracy_points() -> None:
     line = fig.layout.shapes[0]
     assert line.y0 == pytest.approx(ch03.flat_kappa_high(32, 15))
     assert line.line.width > 0  # the book's template draws shapes with width 0 by default
+
+
+def test_falls_rows_count_the_seeds_and_give_the_accuracy_spread() -> None:
+    # seed 0 falls with k, seed 1 rises: the seed means still fall
+    kb = np.array([[[0.9, 0.3], [0.5, 0.35], [0.1, 0.4]]] * 2)  # (depth, kernel_size, seed)
+    c = ch03.claims_table(ch03._toy_results(kb=kb))
+    row = c.loc["falls-beta-L1"]
+    assert row.holds == "yes" and "falls in 1 of 2 seeds" in row.measured
+    acc = ch03.kappa_summary(ch03._toy_results(kb=kb)).test_accuracy.sel(depth=1).mean("seed")
+    assert row.measured.endswith(f"accuracy {100 * float(acc.min()):.1f}–{100 * float(acc.max()):.1f} % over k")
+
+
+def test_rule_table_puts_each_rules_rates_next_to_its_accuracy() -> None:
+    a = ch03.kappa_summary(ch03._toy_results(lr=[[0.1, 0.01, 0.01], [0.1, 0.1, 0.01]]))
+    b = ch03.kappa_summary(ch03._toy_results(lr=[[0.03, 0.03, 0.03], [0.03, 0.03, 0.03]]))
+    t = ch03.rule_table({"select": a, "retry": b})
+    assert t[["rule", "depth"]].values.tolist() == [["select", "L = 1"], ["select", "L = 3"],
+                                                   ["retry", "L = 1"], ["retry", "L = 3"]]
+    acc = float(a.test_accuracy.sel(depth=3, kernel_size=11).mean())
+    assert t.loc[1, "k = 11"] == f"0.1 · {100 * acc:.1f} %"
+    assert set(t.loc[2:, "k = 3"].str.split(" · ").str[0]) == {"0.03"}
+    with pytest.raises(ValueError, match="summaries=.*not allowed"):
+        ch03.rule_table({})
+
+
+def test_verdict_names_the_rule_that_ties_the_rate_to_k() -> None:
+    ds = ch03._toy_results(lr=[[0.1, 0.01, 0.01], [0.1, 0.1, 0.01]])
+    s = ch03.kappa_summary(ds)
+    assert s.attrs["lr_rule"] == "retry"
+    assert "Under the retry rule the kept" in ch03.verdict(ch03.claims_table(ds), ch03.training_facts(s))
+    sel = ds.assign(lr_selected=ds.lr)
+    s_sel = ch03.kappa_summary(sel)
+    assert s_sel.attrs["lr_rule"] == "select"
+    assert "Under per-run selection the chosen" in ch03.verdict(ch03.claims_table(sel), ch03.training_facts(s_sel))

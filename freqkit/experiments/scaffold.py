@@ -17,7 +17,12 @@ A chapter declares
 command line share: it checks which datasets are available, runs the sweep
 (:func:`freqkit.sweep.run_sweep`: one atomically written file per config, finished
 runs skipped), combines **only the files of this call's grid** and records
-the chapter, preset, dataset sources and skipped datasets as attributes.
+the chapter, preset, dataset sources and skipped datasets as attributes. A
+dataset that does not load here but whose runs of the grid are all finished in
+``results_dir`` is used from those files (attribute ``finished_only_datasets``),
+so the book builds from committed results without the data; a chapter that uses
+the first dataset that loads then keeps its first choice. :meth:`Chapter.status`
+reports on the same grid.
 
 Chapters register themselves in :data:`CHAPTERS` (name -> :class:`Chapter`)
 when their module is imported; :func:`chapters` imports them all.
@@ -549,18 +554,141 @@ class Chapter:
             return self.combine(unique)
         return results.load_sweep(unique)
 
+    # ------------------------------------------------------------------ the plan
+    def _plan(self, p: Any, kw: Mapping[str, Any], out: Path) -> _Plan:
+        """This machine's grid of preset ``p`` in ``out``: loadable data plus datasets whose runs are all finished.
+
+        The dataset names are those ``check_data`` reports (available and
+        missing). Starting from the grid with every name available, each missing
+        dataset (in the checker's order) keeps its place when all runs of its part
+        of the grid (the runs that leave the grid when the name is dropped) are
+        finished in ``out`` (the file exists and opens, as in
+        :func:`freqkit.sweep.run_sweep`); otherwise it is dropped (skipped, with
+        the count of its finished runs). So a chapter that uses the first dataset
+        that loads keeps its first choice when that part is complete. Pure apart
+        from the data check and opening run files; nothing is computed.
+        """
+        from freqkit import sweep
+
+        available, missing = self.data(p, **kw)
+        missing = {k: _ABSOLUTE_PATH.sub(lambda m: m.group(1), v) for k, v in missing.items()}
+        names = list(dict.fromkeys([*available, *missing]))
+        where = _show_dir(out)
+        opens: dict[str, bool] = {}
+        grids: dict[tuple[str, ...], dict[str, Any]] = {}
+
+        def finished(key: str) -> bool:
+            if key not in opens:
+                path = out / f"{key}.nc"
+                opens[key] = path.exists() and sweep._is_loadable(path)
+            return opens[key]
+
+        def grid(cand: Sequence[str]) -> dict[str, Any]:
+            if tuple(cand) not in grids:
+                cfgs = self.configs(p, available=tuple(cand), **kw)
+                grids[tuple(cand)] = {sweep.run_key(c): c for c in cfgs}
+            return grids[tuple(cand)]
+
+        def part(name: str, cand: Sequence[str]) -> list[str]:
+            without = grid([n for n in cand if n != name])
+            return [k for k in grid(cand) if k not in without]
+
+        refused: set[str] = set()  # kept at first, incomplete once the others were settled
+        while True:
+            cand = list(names)
+            kept: list[str] = []
+            skipped: dict[str, tuple[int, int]] = {}
+            unused: list[str] = []
+            for name in missing:
+                own = part(name, cand)
+                done = sum(finished(k) for k in own)
+                if own and done == len(own) and name not in refused:
+                    kept.append(name)
+                    continue
+                cand.remove(name)
+                if own:
+                    skipped[name] = (done, len(own))
+                else:
+                    unused.append(name)
+            finished_only: dict[str, int] = {}
+            bad = []
+            for name in kept:
+                own = part(name, cand)
+                if not own:  # the grid does not use it after all (removing it changes nothing)
+                    cand.remove(name)
+                    unused.append(name)
+                elif all(finished(k) for k in own):
+                    finished_only[name] = len(own)
+                else:
+                    bad.append(name)
+            if not bad:
+                break
+            refused.update(bad)
+
+        notes = []
+        for name, reason in missing.items():
+            if name in finished_only:
+                notes.append(f"NOTE: dataset {name!r} does not load here ({reason}); using its "
+                             f"{finished_only[name]} finished runs in {where}")
+            elif name in skipped:
+                done, total = skipped[name]
+                notes.append(f"NOTE: skipping dataset {name!r}: {reason} ({done} of its {total} runs of "
+                             f"this grid are finished in {where})")
+            else:
+                notes.append(f"NOTE: dataset {name!r} does not load here ({reason}); this grid does not "
+                             "need it")
+        # a loadable dataset is left out of the sources only when a finished-only one took its place
+        sources = {k: v for k, v in available.items() if not finished_only or part(k, cand)}
+        return _Plan(
+            configs=list(grid(cand).values()),
+            sources=sources,
+            skipped={k: f"{missing[k]} ({done} of {total} runs finished)" if done else missing[k]
+                     for k, (done, total) in skipped.items()},
+            finished_only=finished_only,
+            finished_keys=frozenset(k for n in finished_only for k in part(n, cand)),
+            notes=notes,
+            missing=missing,
+        )
+
     # ------------------------------------------------------------------ the run
     def run(self, preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None, *,
             progress: bool = True, device: str | None = "auto", **overrides: Any) -> xr.Dataset:
         """Run (or resume) the chapter's sweep and return this grid's combined results.
 
         Datasets that are not available here are skipped with a printed note
-        (attribute ``skipped_datasets``); ``dataset_sources`` (JSON) names each
-        dataset used by kind, file name and checksum. Only the files of this
-        call's grid are combined, so other grids' files in ``results_dir`` are
-        never mixed in. ``device`` ("auto", "cpu", "cuda", "cuda:N",
+        (attribute ``skipped_datasets``; a note counts the runs of the dataset
+        already finished), unless every run of the dataset's part of the grid is
+        finished in ``results_dir``: then those files are used without the data
+        (printed note; attribute ``finished_only_datasets``, a JSON list). A
+        chapter that uses the first dataset that loads keeps its first choice in
+        that case. ``dataset_sources`` (JSON) names each loaded dataset the grid
+        uses by kind, file name and checksum. Only the files of this call's grid
+        are combined, so other grids' files in ``results_dir`` are never mixed in.
+        ``device`` ("auto", "cpu", "cuda", "cuda:N",
         :func:`freqkit.device.resolve_device`) is where missing runs compute; it is
         recorded in each run file's provenance and is not part of a run's identity.
+
+        Examples
+        --------
+        A dataset ``b`` that does not load here, but whose run is finished:
+
+        >>> import tempfile
+        >>> from freqkit import sweep
+        >>> @dataclass(frozen=True)
+        ... class P:
+        ...     name: str
+        >>> def run_one(c):
+        ...     return sweep.expand_run_dims(xr.Dataset({"y": ((), len(c["d"]))}), d=c["d"])
+        >>> toy = Chapter(
+        ...     name="toy", title="Toy", notebook="", presets={"smoke": P("smoke")},
+        ...     configs=lambda p, available=(): [{"d": d} for d in ("a", "bb") if d in available],
+        ...     run_one=run_one, check_data=lambda p: ({"a": "here"}, {"bb": "no file"}))
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = sweep.run_sweep([{"d": "bb"}], run_one, d, progress=False)  # computed elsewhere
+        ...     ds = toy.run("smoke", d, progress=False)  # doctest: +ELLIPSIS
+        NOTE: dataset 'bb' does not load here (no file); using its 1 finished runs in ...
+        >>> ds.y.values.tolist(), ds.attrs["finished_only_datasets"], ds.attrs["skipped_datasets"]
+        ([1, 2], '["bb"]', '')
         """
         from freqkit import sweep
         from freqkit.device import resolve_device, use_device
@@ -573,39 +701,83 @@ class Chapter:
         out = self.results_dir(p, results_dir)
         _check_writable(out)
         self.grid(p, available=(), **kw)  # the overrides' values are checked (pure) before any data
-        available, missing = self.data(p, **kw)
-        missing = {k: _ABSOLUTE_PATH.sub(lambda m: m.group(1), v) for k, v in missing.items()}
-        for name, reason in missing.items():
-            print(f"NOTE: skipping dataset {name!r}: {reason}")
-        cfgs = self.grid(p, available=tuple(available), **kw)
-        if not cfgs:
+        plan = self._plan(p, kw, out)
+        for note in plan.notes:
+            print(note)
+        if not plan.configs:
+            reasons = {**plan.missing, **plan.skipped}
             raise ValueError(
                 f"chapter {self.name}, preset {preset_name!r}: no runs to do — none of the "
-                f"data is available here ({'; '.join(f'{k}: {v}' for k, v in missing.items())})")
+                f"data is available here ({'; '.join(f'{k}: {v}' for k, v in reasons.items())})")
+
+        def run_one(config: Any) -> xr.Dataset:
+            if sweep.run_key(config) in plan.finished_keys:  # its file was there a moment ago
+                raise ValueError(
+                    f"chapter {self.name}: the finished run {sweep.run_key(config)}.nc of "
+                    f"{', '.join(plan.finished_only)} vanished from {_show_dir(out)} while this call ran, "
+                    "and its data do not load here; restore the file or run where the data are")
+            return self.run_one(config)
+
         with use_device(device):
-            paths = sweep.run_sweep(cfgs, self.run_one, out, progress=progress)
+            paths = sweep.run_sweep(plan.configs, run_one, out, progress=progress)
         ds = self.combine_paths(paths)
         ds.attrs.update({
             "chapter": self.name,
             "preset": preset_name,
             "n_runs": len(dict.fromkeys(paths)),
-            "skipped_datasets": "; ".join(f"{k}: {v}" for k, v in missing.items()),
-            "dataset_sources": json.dumps(available),
+            "skipped_datasets": "; ".join(f"{k}: {v}" for k, v in plan.skipped.items()),
+            "dataset_sources": json.dumps(plan.sources),
+            "finished_only_datasets": json.dumps(list(plan.finished_only)),
             "preset_config": preset_json(p),
         })
         return ds
 
     def status(self, preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None,
                **overrides: Any) -> dict[str, list[Path]]:
-        """Run files of a preset's grid that are ``done`` and ``missing`` (nothing is run)."""
+        """Run files of the grid :meth:`run` would use that are ``done`` and ``missing`` (nothing is run).
+
+        The grid is :meth:`run`'s (datasets that do not load here count when all
+        their runs are finished); ``done`` files exist and open.
+        """
         from freqkit import sweep
 
         out = self.results_dir(preset, results_dir)
         _check_folder(out)
-        cfgs = self.grid(preset, **overrides)
+        p = self.get_preset(preset)
+        kw = self._check_overrides(overrides)
+        self.grid(p, available=(), **kw)
+        cfgs = self._plan(p, kw, out).configs
         paths = list(dict.fromkeys(out / f"{sweep.run_key(c)}.nc" for c in cfgs))
-        return {"done": [p for p in paths if p.exists()],
-                "missing": [p for p in paths if not p.exists()]}
+        done = [q for q in paths if q.exists() and sweep._is_loadable(q)]
+        return {"done": done, "missing": [q for q in paths if q not in done]}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What :meth:`Chapter.run` does here: the configs and how each dataset is used."""
+
+    configs: list[Any]
+    sources: dict[str, str]           # loaded datasets the grid uses -> description
+    skipped: dict[str, str]           # datasets left out -> reason (with the count of finished runs)
+    finished_only: dict[str, int]     # datasets used from finished runs only -> number of runs
+    finished_keys: frozenset[str]     # run keys of those runs
+    notes: list[str]
+    missing: dict[str, str]           # every dataset that does not load here -> reason
+
+
+def _show_dir(folder: Path) -> str:
+    """``folder`` relative to the repository if inside it, else ``…/<parent>/<name>`` (no machine paths).
+
+    Examples
+    --------
+    >>> _show_dir(REPO_ROOT / "results" / "ch04" / "cpu"), _show_dir(Path("/data/me/ch04/cpu"))
+    ('results/ch04/cpu', '…/ch04/cpu')
+    """
+    try:
+        return str(folder.resolve().relative_to(REPO_ROOT.resolve()))
+    except (ValueError, OSError):
+        parts = Path(os.path.abspath(folder)).parts[1:]
+        return "/".join(["…", *parts[-2:]])
 
 
 def register(chapter: Chapter) -> Chapter:
