@@ -77,3 +77,19 @@ def test_failed_runs_are_left_out() -> None:
     ds["failed"] = xr.where((ds.model == "fkc") & (ds.depth == 3) & (ds.seed == 1), 1, ds.failed)
     s = ch01.norm_summary(ds, 1.0)
     assert s.beta_sparsity.sel(model="fkc", depth=3).mean("seed").item() == pytest.approx(10.0)
+
+
+def test_claims_count_the_seeds_in_which_each_claim_holds() -> None:
+    ds = ch01._toy_results()
+    # sparsity = l1/l2: FKC at depth 2 sparser than FC in seed 0 only (by 3 vs 10 and 12 vs 10)
+    l1 = ds.beta_l1_hat.copy()
+    l1.loc[{"model": "fkc", "depth": 2, "seed": 0}] = 3.0 * ds.beta_l2_hat.sel(model="fkc", depth=2, seed=0)
+    l1.loc[{"model": "fkc", "depth": 2, "seed": 1}] = 12.0 * ds.beta_l2_hat.sel(model="fkc", depth=2, seed=1)
+    c = ch01.claims_table(ds.assign(beta_l1_hat=l1), 1.0).set_index("claim")
+    row = c.loc["FKC β̂ sparser than FC (‖β̂‖₁/‖β̂‖₂, L ≥ 2)"]
+    assert (row.holds, row.seeds) == ("yes", "1 of 2")  # mean 7.5 < 10, but one seed of two
+    # a failed run leaves its seed out of the count
+    failed = ds.failed.copy()
+    failed.loc[{"model": "fc", "depth": 2, "seed": 1}] = 1
+    c = ch01.claims_table(ds.assign(beta_l1_hat=l1, failed=failed), 1.0).set_index("claim")
+    assert c.loc["FKC β̂ sparser than FC (‖β̂‖₁/‖β̂‖₂, L ≥ 2)"].seeds == "1 of 1"
