@@ -55,10 +55,10 @@ ch05                        attack/arch/run config fields; check_data; input    
 ch06                        RunSpec/RunConfig/Preset fields; kernels; input     silent   handled
 ==========================  ==================================================  =======  =======
 
-22 kinds of misuse tried (272 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
+22 kinds of misuse tried (274 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
 weak / 0 silent. By call: before 66 handled / 107 weak / 88 silent of 261 (``ch02.trained_count``
-did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 272 handled
-(10 calls were added with chapter 3's learning-rate rules and chapter 4's equal-PSNR runs).
+did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 274 handled
+(12 calls were added with chapter 3's learning-rate rules and chapter 4's equal-PSNR runs).
 """
 
 from __future__ import annotations
@@ -790,8 +790,10 @@ def ch04_calls(env: Env) -> list[Call]:
                "'epsilon'"),
         raises("ch04.gain_summary(two scalings)", lambda: c.gain_summary(xr.concat(
             [c._toy_results().expand_dims(scaling=[s]) for s in c.SCALINGS], "scaling")), "at_scaling"),
-        *results_calls(c, ("gain_summary", "table1", "swap_table", "claims_table", "verdict", "at_scaling"),
-                       n="ch04"),
+        raises("ch04.scaling_table(one scaling)", lambda: c.scaling_table(
+            c._toy_results().expand_dims(scaling=["epsilon"])), "scalings ['epsilon']", "'psnr'"),
+        *results_calls(c, ("gain_summary", "table1", "swap_table", "claims_table", "verdict", "at_scaling",
+                           "scaling_table"), n="ch04"),
     ]
 
 
@@ -908,7 +910,8 @@ KINDS: list[Kind] = [
                      "theory_claims", "theory_notes", "run", "get_preset", "rule_table"),
          "preset fields; theory sizes; summaries; input", ch03_calls),
     Kind("ch04", _ch(4, "ModelSpec", "StegoRunConfig", "Preset", "run_one", "settings_table", "run", "configs",
-                     "gain_summary", "table1", "swap_table", "claims_table", "verdict", "at_scaling"),
+                     "gain_summary", "table1", "swap_table", "claims_table", "verdict", "at_scaling",
+                     "scaling_table"),
          "StegoRunConfig/Preset fields; equal PSNR; input", ch04_calls),
     Kind("ch05", _ch(5, "AttackSetting", "ArchSetting", "ImageNetRunConfig", "CifarRunConfig", "Preset",
                      "check_data", "run_one", "run", "configs", "summary_table", "claims_table"),

@@ -340,3 +340,12 @@ def test_fig_examples_titles_give_the_psnr_of_the_stored_images() -> None:
     assert fig.layout.annotations[1].text == f"high: modified ({psnr:.1f} dB)"
     with pytest.raises(ValueError, match="no shortcut band"):
         figs.fig_examples(ds.sel(band=["clean"]))
+
+
+def test_scaling_table_pairs_both_scalings_with_the_same_clean_runs() -> None:
+    acc_eps = np.array([[[0.40, 0.50], [0.45, 0.55]]])
+    acc_psnr = np.array([[[np.nan, np.nan], [0.80, 0.70]]])
+    both = xr.concat([_fake_results(a, models=("lkc",), bands=("clean", "low")).expand_dims(scaling=[sc])
+                      for a, sc in ((acc_eps, "epsilon"), (acc_psnr, "psnr"))], "scaling")
+    row = ch04.scaling_table(both).iloc[0]
+    assert (row["gain at fixed ε (pts)"], row["gain at equal PSNR (pts)"]) == ("+5.0 ± 0.0", "+30.0 ± 14.1")

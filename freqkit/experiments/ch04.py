@@ -75,6 +75,7 @@ __all__ = [
     "Preset",
     "StegoRunConfig",
     "at_scaling",
+    "scaling_table",
     "claims_table",
     "configs",
     "gain_summary",
@@ -606,6 +607,38 @@ def at_scaling(ds: xr.Dataset, scaling: str = "epsilon") -> xr.Dataset:
             v = out[name].transpose(*base[name].dims)
             out[name] = v.astype(base[name].dtype) if base[name].dtype.kind in "iub" and v.notnull().all() else v
     return out
+
+
+@takes_results("ch04", requires=("scaling",))
+def scaling_table(ds: xr.Dataset) -> pd.DataFrame:
+    """The gain of every (model, shortcut band) at a fixed ε next to the gain at an equal PSNR.
+
+    ``ds``: results of one nonlinearity with both scalings (dim ``scaling``).
+    Columns ``model``, ``band``, ``PSNR at fixed ε (dB)``, ``gain at fixed ε (pts)``,
+    ``gain at equal PSNR (pts)`` (mean ± std over seeds, paired with the same clean
+    runs, :func:`gain_summary` of :func:`at_scaling`).
+
+    Examples
+    --------
+    >>> eps = _toy_results().expand_dims(scaling=["epsilon"])
+    >>> psnr = eps.assign_coords(scaling=["psnr"]).copy(deep=True)
+    >>> psnr["test_accuracy"][:] = psnr.test_accuracy.where(psnr.band != "clean") + 0.1
+    >>> scaling_table(xr.concat([eps, psnr], "scaling")).iloc[1].tolist()
+    ['LC', 'high', '32.0', '+20.0', '+30.0']
+    """
+    have = [str(v) for v in ds.scaling.values]
+    if not {"epsilon", "psnr"} <= set(have):
+        raise ValueError(f"ds has the scalings {have}; scaling_table needs both 'epsilon' and 'psnr' runs")
+    a, b = (gain_summary(at_scaling(ds, sc)) for sc in ("epsilon", "psnr"))
+    rows = []
+    for m in (str(v) for v in a.model.values):
+        for band in (x for x in _bands(ds) if x != "clean"):
+            ga, gb = a.sel(model=m, band=band), b.sel(model=m, band=band)
+            rows.append({"model": m.upper(), "band": band,
+                         "PSNR at fixed ε (dB)": f"{float(ga.psnr_db_mean):.1f}",
+                         "gain at fixed ε (pts)": _pm(ga.gain_mean, ga.gain_std, sign=True),
+                         "gain at equal PSNR (pts)": _pm(gb.gain_mean, gb.gain_std, sign=True)})
+    return pd.DataFrame(rows)
 
 
 def _one_scaling(ds: xr.Dataset) -> xr.Dataset:
