@@ -55,10 +55,11 @@ ch05                        attack/arch/run config fields; check_data; input    
 ch06                        RunSpec/RunConfig/Preset fields; kernels; input     silent   handled
 ==========================  ==================================================  =======  =======
 
-22 kinds of misuse tried (274 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
+22 kinds of misuse tried (275 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
 weak / 0 silent. By call: before 66 handled / 107 weak / 88 silent of 261 (``ch02.trained_count``
-did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 274 handled
-(12 calls were added with chapter 3's learning-rate rules and chapter 4's equal-PSNR runs).
+did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 275 handled
+(13 calls were added with chapter 3's learning-rate rules, chapter 4's equal-PSNR runs and
+``cli.parallel_seconds``).
 """
 
 from __future__ import annotations
@@ -508,6 +509,7 @@ def cli_calls_status_book(env: Env) -> list[Call]:
                 dry_run(lambda: cli.status_report("ch01", "smoke", out)),
                 equal_to(dry_run(lambda: cli.status_report(ch(1).CHAPTER, "smoke", out)))),
         raises("status_report(3, ...)", dry_run(lambda: cli.status_report(3, "smoke", out)), "chapter=3"),
+        raises("parallel_seconds([1], jobs=0)", lambda: cli.parallel_seconds([1.0], 0), "jobs=0"),
         cli_error(["book", "--preset", "huge"], "preset='huge'", "cpu"),
     ]
 
@@ -881,7 +883,7 @@ KINDS: list[Kind] = [
          "bad Chapter fields; unknown chapters; bad sources", scaffold_calls_chapter),
     Kind("cli-run", _f("cli", "main", "parse_overrides"),
          "freqkit run: bad chapter, --set syntax/keys, options", cli_calls_run),
-    Kind("cli-status-book", _f("cli", "main", "status_report"),
+    Kind("cli-status-book", _f("cli", "main", "status_report", "parallel_seconds"),
          "freqkit status / book: bad results, presets", cli_calls_status_book),
     Kind("book-parameters", _f("book", "check_parameters"),
          "papermill parameters: unknown names, bad values", book_calls_parameters),

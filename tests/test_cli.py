@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from freqkit import cli
 
@@ -59,7 +61,21 @@ def test_run_then_status_counts_done_and_missing(tmp_path: Path, capsys) -> None
     rep = cli.status_report(cli._chapter("ch01"), "smoke", str(out))
     assert (rep["done"], rep["missing"], rep["failed"]) == (4, 0, 0)
     assert rep["seconds_per_run"] > 0 and rep["estimated_seconds_missing"] == 0
+    per_run = [cli._run_info(p)[0] for p in sorted(out.glob("*.nc"))]
+    assert rep["seconds_done"] == pytest.approx(sum(per_run))
+    assert rep["longest_run_seconds"] == pytest.approx(max(per_run))
+    assert rep["seconds_done_2_jobs"] == pytest.approx(cli.parallel_seconds(per_run, 2))
     (sorted(out.glob("*.nc"))[0]).unlink()
     rep = cli.status_report(cli._chapter("ch01"), "smoke", str(out))
     assert rep["missing"] == 1
     assert rep["estimated_seconds_missing"] == pytest.approx(rep["seconds_per_run"])
+
+
+@given(st.lists(st.floats(0, 100), max_size=12), st.integers(1, 4))
+def test_parallel_seconds_is_between_the_lower_bounds_and_four_thirds_of_them(seconds, jobs) -> None:
+    wall = cli.parallel_seconds(seconds, jobs)
+    bound = max(sum(seconds) / jobs, max(seconds, default=0.0))  # no schedule is faster
+    longest = max(seconds, default=0.0)
+    assert bound - 1e-9 <= wall <= sum(seconds) / jobs + longest * (1 - 1 / jobs) + 1e-9  # Graham's list bound
+    assert cli.parallel_seconds(seconds, 1) == pytest.approx(sum(seconds))
+
