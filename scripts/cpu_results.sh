@@ -27,17 +27,27 @@ for ch in "${chapters[@]}"; do
     jobs="${FREQKIT_JOBS:-1}"
     threads="${OMP_NUM_THREADS:-}"
     [ "$jobs" -gt 1 ] && threads=1  # several processes: one thread each
-    pids=()
-    for ((j = 0; j < jobs; j++)); do
-        (cd "$clone" && env ${threads:+OMP_NUM_THREADS=$threads} PYTHONPATH="$clone" \
-            FREQKIT_RESULTS="$root/results" HF_HUB_OFFLINE=1 \
-            FREQKIT_SHARED_DATA="${FREQKIT_SHARED_DATA:-$root/../shared/data}" \
-            python3 -m freqkit run "$ch" --preset cpu --device cpu) &
-        pids+=($!)
-        sleep 5  # the first process claims its first run before the next starts
+    # every grid the chapter's notebook runs (Chapter.book_grids), as --set arguments, one line each
+    mapfile -t grids < <(cd "$clone" && PYTHONPATH="$clone" python3 -c "
+import json
+from freqkit.experiments.scaffold import chapters
+for g in chapters().get('$ch').book_grids:
+    print(' '.join(f'--set {k}={json.dumps(v)}' for k, v in g.items()))")
+    for grid in "${grids[@]}"; do
+        read -ra sets <<< "$grid"
+        [ -n "$grid" ] && echo "   grid: $grid"
+        pids=()
+        for ((j = 0; j < jobs; j++)); do
+            (cd "$clone" && env ${threads:+OMP_NUM_THREADS=$threads} PYTHONPATH="$clone" \
+                FREQKIT_RESULTS="$root/results" HF_HUB_OFFLINE=1 \
+                FREQKIT_SHARED_DATA="${FREQKIT_SHARED_DATA:-$root/../shared/data}" \
+                python3 -m freqkit run "$ch" --preset cpu --device cpu "${sets[@]}") &
+            pids+=($!)
+            sleep 5  # the first process claims its first run before the next starts
+        done
+        status=0
+        for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+        [ "$status" -eq 0 ] || { echo "cpu_results.sh: $ch failed (exit $status)" >&2; exit "$status"; }
     done
-    status=0
-    for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
-    [ "$status" -eq 0 ] || { echo "cpu_results.sh: $ch failed (exit $status)" >&2; exit "$status"; }
     echo "   $ch: $((SECONDS - t0)) s"
 done

@@ -55,11 +55,11 @@ ch05                        attack/arch/run config fields; check_data; input    
 ch06                        RunSpec/RunConfig/Preset fields; kernels; input     silent   handled
 ==========================  ==================================================  =======  =======
 
-22 kinds of misuse tried (275 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
+22 kinds of misuse tried (276 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
 weak / 0 silent. By call: before 66 handled / 107 weak / 88 silent of 261 (``ch02.trained_count``
-did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 275 handled
-(13 calls were added with chapter 3's learning-rate rules, chapter 4's equal-PSNR runs and
-``cli.parallel_seconds``).
+did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 276 handled
+(14 calls were added with chapter 3's learning-rate rules, chapter 4's equal-PSNR runs,
+``cli.parallel_seconds`` and ``Chapter.book_grids``).
 """
 
 from __future__ import annotations
@@ -442,6 +442,8 @@ def scaffold_calls_chapter(env: Env) -> list[Call]:
     return [
         raises("Chapter(overrides='datasets')", lambda: toy_chapter(overrides="datasets"), "overrides='datasets'"),
         raises("Chapter(overrides=('preset',))", lambda: toy_chapter(overrides=("preset",)), "overrides", "preset"),
+        raises("Chapter(book_grids=({'lr': 1},))", lambda: toy_chapter(book_grids=({"lr": 1},)), "book_grids=",
+               "overrides"),
         raises("Chapter(name=3)", lambda: toy_chapter(name=3), "name=3"),
         raises("Chapter(run_one=None)", lambda: toy_chapter(run_one=None), "run_one=None"),
         raises("Chapter(presets=a list)", lambda: toy_chapter(presets=["smoke"]), "presets=['smoke']"),

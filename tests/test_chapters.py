@@ -152,7 +152,8 @@ def test_committed_cpu_results_cover_the_grid_and_are_clean(name: str) -> None:
     ch = CHAPTERS.get(name)
     preset = ch.presets["cpu"]
     folder = COMMITTED / name / "cpu"
-    keys = {sweep.run_key(c) for c in ch.grid("cpu", available=tuple(getattr(preset, "datasets", ())))}
+    keys = {sweep.run_key(c) for grid in ch.book_grids
+            for c in ch.grid("cpu", available=tuple(getattr(preset, "datasets", ())), **grid)}
     present = {p.stem for p in folder.glob("*.nc")}
     assert keys <= present, f"{len(keys - present)} cpu runs of {name} are not committed: " \
                             "run `bash scripts/cpu_results.sh " + name + "`"

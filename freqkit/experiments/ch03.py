@@ -1064,7 +1064,8 @@ CHAPTER = register(Chapter(
     name="ch03", title="Bigger kernels, lower frequencies: κ_high vs kernel size",
     notebook="notebooks/03_kernel_size_kappa.ipynb", presets=PRESETS, configs=configs,
     run_one=run_model_experiment, check_data=check_first_available,
-    overrides=("datasets", "fixed_lr", "lr_rule"), summarise=kappa_summary, claims=claims_table,
+    overrides=("datasets", "fixed_lr", "lr_rule"), book_grids=({}, {"lr_rule": "retry"}),
+    summarise=kappa_summary, claims=claims_table,
 ))
 #: :meth:`freqkit.experiments.scaffold.Chapter.run` of this chapter (overrides ``datasets``,
 #: ``fixed_lr``, ``lr_rule``: see :func:`configs`).

@@ -423,6 +423,11 @@ class Chapter:
         ``configs`` and ``check_data``).
     summarise, claims : callable, optional
         Pure functions of the combined results.
+    book_grids : tuple of dict
+        The override sets whose grids the chapter's notebook runs (default one:
+        ``({},)``, the preset's own grid); chapter 3 also runs its other
+        learning-rate rule. ``scripts/cpu_results.sh`` computes each, and the
+        committed ``cpu`` results hold exactly their runs.
 
     Examples
     --------
@@ -457,6 +462,7 @@ class Chapter:
     overrides: tuple[str, ...] = ()
     summarise: Callable[..., Any] | None = None
     claims: Callable[..., Any] | None = None
+    book_grids: tuple[Mapping[str, Any], ...] = ({},)
     notes: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -484,6 +490,11 @@ class Chapter:
             raise ValueError(f"overrides={tuple(self.overrides)!r} is not allowed: {clash[0]!r} is an "
                              f"argument of Chapter.run itself ({', '.join(RUN_ARGUMENTS)})")
         object.__setattr__(self, "overrides", tuple(self.overrides))
+        if not isinstance(self.book_grids, (tuple, list)) or not self.book_grids or not all(
+                isinstance(g, Mapping) and set(g) <= set(self.overrides) for g in self.book_grids):
+            raise ValueError(f"book_grids={_short(self.book_grids)} is not allowed; use a non-empty tuple of "
+                             f"dicts of this chapter's overrides {self.overrides}")
+        object.__setattr__(self, "book_grids", tuple(dict(g) for g in self.book_grids))
 
     # ------------------------------------------------------------------ presets
     def get_preset(self, name: str | Any) -> Any:
