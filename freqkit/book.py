@@ -175,6 +175,17 @@ def tag_parameter_cells(path: str | os.PathLike[str]) -> None:
     nbformat.write(nb, path)
 
 
+def _json_attr(attrs: Mapping[str, Any], name: str, kind: type, what: str) -> Any:
+    """The JSON attribute ``name`` (absent or empty: an empty ``kind``), which must decode to a ``kind``."""
+    try:
+        value = json.loads(attrs.get(name, "") or ("{}" if kind is dict else "[]"))
+    except (TypeError, ValueError):
+        value = None
+    if not isinstance(value, kind):
+        raise ValueError(f"ds.attrs[{name!r}]={attrs.get(name)!r} is not allowed; it must be {what}")
+    return value
+
+
 def run_table(ds: xr.Dataset) -> pd.DataFrame:
     """What was run: chapter, preset, number of runs, data sources, skipped data, commit.
 
@@ -195,23 +206,11 @@ def run_table(ds: xr.Dataset) -> pd.DataFrame:
     if not isinstance(ds, xr.Dataset):
         raise ValueError(f"ds={ds!r} is not allowed; use a chapter's results (Chapter.run(...))"[:300])
     a = ds.attrs
-    try:
-        sources = json.loads(a.get("dataset_sources", "{}") or "{}")
-    except (TypeError, ValueError):
-        sources = None
-    if not isinstance(sources, dict):
-        raise ValueError(f"ds.attrs['dataset_sources']={a.get('dataset_sources')!r} is not allowed; it must be "
-                         "the JSON object Chapter.run writes (dataset name -> source)")
+    sources = _json_attr(a, "dataset_sources", dict, "the JSON object Chapter.run writes (dataset name -> source)")
     rows = [("chapter", a.get("chapter", "?")), ("preset", a.get("preset", "?")),
             ("runs", str(a.get("n_runs", "?")))]
     rows += [(f"data: {k}", v) for k, v in sources.items()]
-    try:
-        finished_only = json.loads(a.get("finished_only_datasets", "[]") or "[]")
-    except (TypeError, ValueError):
-        finished_only = None
-    if not isinstance(finished_only, list):
-        raise ValueError(f"ds.attrs['finished_only_datasets']={a.get('finished_only_datasets')!r} is not allowed; "
-                         "it must be the JSON list Chapter.run writes")
+    finished_only = _json_attr(a, "finished_only_datasets", list, "the JSON list Chapter.run writes")
     rows += [(f"data: {k}", "does not load here: read from its finished run files (their provenance names "
               "the source and checksum)") for k in finished_only]
     rows.append(("skipped data", a.get("skipped_datasets") or "none"))

@@ -55,11 +55,11 @@ ch05                        attack/arch/run config fields; check_data; input    
 ch06                        RunSpec/RunConfig/Preset fields; kernels; input     silent   handled
 ==========================  ==================================================  =======  =======
 
-22 kinds of misuse tried (276 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
+22 kinds of misuse tried (277 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
 weak / 0 silent. By call: before 66 handled / 107 weak / 88 silent of 261 (``ch02.trained_count``
-did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 276 handled
-(14 calls were added with chapter 3's learning-rate rules, chapter 4's equal-PSNR runs,
-``cli.parallel_seconds`` and ``Chapter.book_grids``).
+did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 277 handled
+(15 calls were added with chapter 3's learning-rate rules, chapter 4's equal-PSNR runs,
+``cli.parallel_seconds``, ``Chapter.book_grids`` and the run table's finished-only datasets).
 """
 
 from __future__ import annotations
@@ -560,6 +560,9 @@ def book_calls_helpers(env: Env) -> list[Call]:
         raises("run_table(None)", lambda: book.run_table(None), "ds=None"),
         raises("run_table(dataset_sources not JSON)",
                lambda: book.run_table(xr.Dataset(attrs={"dataset_sources": "{oops"})), "dataset_sources"),
+        raises("run_table(finished_only_datasets a dict)",
+               lambda: book.run_table(xr.Dataset(attrs={"finished_only_datasets": '{"a": 1}'})),
+               "finished_only_datasets", "JSON list"),
         raises("tag_parameter_cells(missing file)", lambda: book.tag_parameter_cells(text.parent / "none.ipynb"),
                "path=", "none.ipynb"),
         raises("tag_parameter_cells(not a notebook)", lambda: book.tag_parameter_cells(text), "path=", "notes.txt"),
