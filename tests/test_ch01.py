@@ -93,3 +93,11 @@ def test_claims_count_the_seeds_in_which_each_claim_holds() -> None:
     failed.loc[{"model": "fc", "depth": 2, "seed": 1}] = 1
     c = ch01.claims_table(ds.assign(beta_l1_hat=l1, failed=failed), 1.0).set_index("claim")
     assert c.loc["FKC β̂ sparser than FC (‖β̂‖₁/‖β̂‖₂, L ≥ 2)"].seeds == "1 of 1"
+
+
+def test_a_claim_without_its_values_is_not_judged() -> None:
+    ds = ch01._toy_results()
+    failed = ds.failed.copy()
+    failed.loc[{"model": "fkc", "depth": 2}] = 1  # every seed of FKC at depth 2 failed
+    c = ch01.claims_table(ds.assign(failed=failed), 1.0).set_index("claim")
+    assert (c.loc["FKC β̂ sparser than FC (‖β̂‖₁/‖β̂‖₂, L ≥ 2)", ["holds", "seeds"]] == ["n/a", "0 of 0"]).all()

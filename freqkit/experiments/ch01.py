@@ -158,8 +158,9 @@ def claims_table(ds: xr.Dataset, epsilon: float) -> pd.DataFrame:
        of correctly classified images (Gunasekar et al.: FC → min ‖β‖₂ among
        predictors with margin ≥ 1).
 
-    ``holds`` judges the seed means; ``seeds`` says in how many seeds (of those
-    with every value measured) the claim holds on that seed's runs alone.
+    ``holds`` judges the seed means (``n/a`` when a value it needs is missing, e.g.
+    every seed of a model failed); ``seeds`` says in how many seeds (of those with
+    every value measured) the claim holds on that seed's runs alone.
 
     Examples
     --------
@@ -202,10 +203,11 @@ def claims_table(ds: xr.Dataset, epsilon: float) -> pd.DataFrame:
                 measured = "; ".join(
                     f"{m.upper()} " + ", ".join(f"L={L}: {float(g[var].sel(model=m, depth=L)):.3g}" for L in depths)
                     for m in models)
-                holds, _ = check(g)
+                holds, complete = check(g)
                 seed_holds, seed_measured = check(gs)
                 rows.append({"dataset": str(dataset), "nonlinearity": str(nl), "claim": claim,
-                             "measured": measured, "holds": "yes" if bool(holds) else "no",
+                             "measured": measured,
+                             "holds": "n/a" if not bool(complete) else "yes" if bool(holds) else "no",
                              "seeds": f"{int((seed_holds & seed_measured).sum())} of "
                                       f"{int(seed_measured.sum())}"})
     return pd.DataFrame(rows)
