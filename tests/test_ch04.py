@@ -7,6 +7,7 @@ smoke) are in tests/test_chapters.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -78,7 +79,7 @@ def test_band_edges_give_the_masks_of_spectra_bands(n: int) -> None:
     ({"band": "high", "band_lo": 0.25, "band_hi": math.inf, "epsilon": 1.0},
      "band_hi=inf"),
     ({"band": "mid", "band_lo": 0.1, "band_hi": 0.2, "epsilon": 0.0}, "epsilon=0.0"),
-    ({"n_examples": 0}, "n_examples=0"),
+    ({"n_examples": -1}, "n_examples=-1"),
     ({"train": {"epochs": 1}}, "train="),
 ])
 def test_run_config_rejects_bad_values(kwargs: dict, match: str) -> None:
@@ -349,3 +350,15 @@ def test_scaling_table_pairs_both_scalings_with_the_same_clean_runs() -> None:
                       for a, sc in ((acc_eps, "epsilon"), (acc_psnr, "psnr"))], "scaling")
     row = ch04.scaling_table(both).iloc[0]
     assert (row["gain at fixed ε (pts)"], row["gain at equal PSNR (pts)"]) == ("+5.0 ± 0.0", "+30.0 ± 14.1")
+
+
+def test_runs_without_examples_combine_with_the_one_that_stores_them(synthetic, tmp_path) -> None:
+    from freqkit import results
+
+    bare = ch04.run_one(dataclasses.replace(_cfg("high", seed=1), n_examples=0))
+    assert not [v for v in bare.data_vars if v.startswith("example")] and "example" not in bare.dims
+    full = ch04.run_one(_cfg("high", seed=0))
+    paths = [results.save_results(d, tmp_path / f"{i}.nc") for i, d in enumerate((full, bare))]
+    ds = results.load_sweep(paths).isel(model=0, nonlinearity=0, scaling=0, band=0)
+    assert ds.example_clean.sel(seed=0).notnull().all() and ds.example_clean.sel(seed=1).isnull().all()
+    assert float(ds.test_accuracy.sel(seed=1)) == float(bare.test_accuracy.squeeze())
