@@ -101,3 +101,22 @@ def test_a_claim_without_its_values_is_not_judged() -> None:
     failed.loc[{"model": "fkc", "depth": 2}] = 1  # every seed of FKC at depth 2 failed
     c = ch01.claims_table(ds.assign(failed=failed), 1.0).set_index("claim")
     assert (c.loc["FKC β̂ sparser than FC (‖β̂‖₁/‖β̂‖₂, L ≥ 2)", ["holds", "seeds"]] == ["n/a", "0 of 0"]).all()
+
+
+def test_trained_only_leaves_out_the_runs_whose_curve_still_climbs() -> None:
+    ds = ch01._toy_results()
+    dims = (*ds.failed.dims, "epoch")
+    flat = np.broadcast_to(np.array([0.5, 0.6, 0.6, 0.6, 0.6]), (*ds.failed.shape, 5)).copy()
+    climbing = flat.copy()
+    idx = tuple(ds.failed.get_axis_num(d) for d in ("model", "depth", "seed"))
+    sel = [slice(None)] * ds.failed.ndim
+    sel[idx[0]], sel[idx[1]], sel[idx[2]] = 1, 1, 0  # FKC, depth 2, seed 0
+    climbing[tuple(sel)] = [0.2, 0.3, 0.4, 0.5, 0.6]
+    with_curves = ds.assign(curve_val_accuracy=(dims, climbing)).assign_coords(epoch=np.arange(1, 6))
+    s = ch01.norm_summary(with_curves, 1.0, trained_only=True)
+    assert np.isnan(float(s.beta_sparsity.sel(model="fkc", depth=2, seed=0).squeeze()))
+    assert int(s.beta_sparsity.notnull().sum()) == int(ch01.norm_summary(ds, 1.0).beta_sparsity.notnull().sum()) - 1
+    seeds = ch01.claims_table(with_curves, 1.0, trained_only=True).set_index("claim").seeds
+    assert seeds["FKC β̂ sparser than FC (‖β̂‖₁/‖β̂‖₂, L ≥ 2)"].endswith("of 1")  # seed 0 left out
+    with pytest.raises(ValueError, match="curve_val_accuracy"):
+        ch01.norm_summary(ds, 1.0, trained_only=True)

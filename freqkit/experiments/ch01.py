@@ -26,12 +26,13 @@ from dataclasses import dataclass
 import pandas as pd
 import xarray as xr
 
-from freqkit._validate import as_real
+from freqkit._validate import as_bool, as_real
 from freqkit.experiments.common import (
     RunConfig,
     SweepPreset,
     combine_mixed_runs,
     run_model_experiment,
+    trained_by_rule,
 )
 from freqkit.experiments.scaffold import (
     Chapter,
@@ -109,7 +110,7 @@ def configs(preset: str | Preset, *, available: tuple[str, ...] | None = None) -
 
 # --------------------------------------------------------------------------- analysis (pure)
 @takes_results("ch01")
-def norm_summary(ds: xr.Dataset, epsilon: float) -> xr.Dataset:
+def norm_summary(ds: xr.Dataset, epsilon: float, *, trained_only: bool = False) -> xr.Dataset:
     """Figure-2 quantities per (dataset, nonlinearity, model, depth, seed).
 
     Returns a dataset with the raw norms ``beta_l1_hat``, ``beta_l2_hat``,
@@ -120,14 +121,20 @@ def norm_summary(ds: xr.Dataset, epsilon: float) -> xr.Dataset:
     sparsity ratios ``beta_sparsity = ‖β̂‖₁ / ‖β̂‖₂`` and
     ``delta_sparsity = ‖δ̂‖₁ / ‖δ̂‖₂`` (smaller = sparser in frequency; between
     1 and √(C·H·W·K)) and ``beta_l2_per_margin = ‖β‖₂ / margin_median``.
-    Runs flagged ``failed`` by the trainer are NaN (left out of the means).
+    Runs flagged ``failed`` by the trainer are NaN (left out of the means); with
+    ``trained_only`` so are the runs that do not meet the training rule
+    (:func:`freqkit.experiments.common.trained_by_rule`).
     """
     epsilon = as_real(epsilon, "epsilon")
+    trained_only = as_bool(trained_only, "trained_only")
     if "epsilon" in ds.dims and epsilon not in ds.epsilon.values:
         raise ValueError(f"epsilon={epsilon!r} is not in the results; use one of {ds.epsilon.values.tolist()}")
     sel = ds.squeeze("kernel_size", drop=True) if "kernel_size" in ds.dims else ds
     d = sel.sel(epsilon=epsilon)
-    d = d.where(d.failed == 0)  # runs stuck at chance after all retries are left out
+    keep = d.failed == 0  # runs stuck at chance after all retries are left out
+    if trained_only:
+        keep = keep & trained_by_rule(d)
+    d = d.where(keep)
     out = xr.Dataset({
         "beta_l1_hat": d.beta_l1_hat,
         "beta_l2_hat": d.beta_l2_hat,
@@ -145,7 +152,7 @@ def norm_summary(ds: xr.Dataset, epsilon: float) -> xr.Dataset:
 
 
 @takes_results("ch01")
-def claims_table(ds: xr.Dataset, epsilon: float) -> pd.DataFrame:
+def claims_table(ds: xr.Dataset, epsilon: float, *, trained_only: bool = False) -> pd.DataFrame:
     """Claim-vs-measurement rows (seed means) for every dataset and nonlinearity.
 
     Claims (depth ``L``; "sparsity" = ‖·̂‖₁/‖·̂‖₂, smaller is sparser):
@@ -158,6 +165,7 @@ def claims_table(ds: xr.Dataset, epsilon: float) -> pd.DataFrame:
        of correctly classified images (Gunasekar et al.: FC → min ‖β‖₂ among
        predictors with margin ≥ 1).
 
+    ``trained_only``: only the runs that meet the training rule (:func:`norm_summary`).
     ``holds`` judges the seed means (``n/a`` when a value it needs is missing, e.g.
     every seed of a model failed); ``seeds`` says in how many seeds (of those with
     every value measured) the claim holds on that seed's runs alone.
@@ -168,7 +176,7 @@ def claims_table(ds: xr.Dataset, epsilon: float) -> pd.DataFrame:
     >>> c[["claim", "holds", "seeds"]].values.tolist()[0]
     ['FKC β̂ sparser than FC (‖β̂‖₁/‖β̂‖₂, L ≥ 2)', 'no', '0 of 2']
     """
-    per_seed = norm_summary(ds, epsilon)
+    per_seed = norm_summary(ds, epsilon, trained_only=trained_only)
     s = per_seed.mean("seed")
     rows = []
     depths = [int(v) for v in s.depth.values]
