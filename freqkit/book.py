@@ -15,12 +15,14 @@ import json
 import os
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import xarray as xr
 
-__all__ = ["check_parameters", "glue", "run_table", "setup_notebook", "tag_parameter_cells"]
+__all__ = ["check_parameters", "glue", "run_table", "setup_notebook", "tag_parameter_cells", "unavailable_reason",
+           "write_unavailable_page"]
 
 # tqdm.auto warns (with a machine path) when ipywidgets is absent; chapters import this module
 # first, before anything imports tqdm
@@ -173,6 +175,57 @@ def tag_parameter_cells(path: str | os.PathLike[str]) -> None:
         if "parameters" in t and "remove-cell" not in t:
             cell.metadata["tags"] = [*t, "remove-cell"]
     nbformat.write(nb, path)
+
+
+def _chapter_of(notebook: str | os.PathLike[str]) -> Any:
+    """The registered chapter whose notebook is ``notebook`` (a path relative to the repository)."""
+    from freqkit.experiments.scaffold import chapters
+
+    registry = chapters()
+    repo = Path(__file__).resolve().parents[1]
+    if isinstance(notebook, (str, os.PathLike)):
+        path = Path(notebook)
+        path = (path if path.is_absolute() else repo / path).resolve()
+        for ch in (registry.get(n) for n in registry.names()):
+            if (repo / ch.notebook).resolve() == path:
+                return ch
+    raise ValueError(f"notebook={notebook!r} is not allowed; use a chapter notebook: "
+                     f"{[registry.get(n).notebook for n in registry.names()]}")
+
+
+def unavailable_reason(notebook: str | os.PathLike[str], preset: str) -> str:
+    """Why a chapter notebook cannot run on this machine at ``preset`` ("" when it can).
+
+    :meth:`freqkit.experiments.scaffold.Chapter.unavailable` of the chapter whose
+    notebook it is: no data and no finished runs in its results folder.
+
+    Examples
+    --------
+    >>> unavailable_reason("notebooks/00_fourier_toolkit.ipynb", "smoke")  # foolbox's images
+    ''
+    """
+    return str(_chapter_of(notebook).unavailable(preset))
+
+
+def write_unavailable_page(notebook: str | os.PathLike[str], out: str | os.PathLike[str], reason: str) -> None:
+    """Write the page of a chapter that cannot run here: its first (title) cell and why it is not built.
+
+    The book keeps the chapter in its table of contents and says so, instead of
+    failing the whole build or leaving the page out silently.
+    """
+    import nbformat
+
+    if not isinstance(reason, str) or not reason:
+        raise ValueError(f"reason={reason!r} is not allowed; use the text of unavailable_reason(...)")
+    ch = _chapter_of(notebook)
+    nb = nbformat.read(notebook, as_version=4)
+    first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+    note = nbformat.v4.new_markdown_cell(
+        f"```{{important}}\nThis chapter was not built on this machine: {reason}.\n\n"
+        f"Run it where its data are (`freqkit run {ch.name} --preset ...`), or build the book at a preset "
+        "whose run files are in the results folder (the committed `cpu` results).\n```")
+    nb.cells = [c for c in (first, note) if c is not None]
+    nbformat.write(nb, out)
 
 
 def _json_attr(attrs: Mapping[str, Any], name: str, kind: type, what: str) -> Any:

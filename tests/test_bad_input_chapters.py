@@ -55,11 +55,12 @@ ch05                        attack/arch/run config fields; check_data; input    
 ch06                        RunSpec/RunConfig/Preset fields; kernels; input     silent   handled
 ==========================  ==================================================  =======  =======
 
-22 kinds of misuse tried (277 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
+22 kinds of misuse tried (280 calls): before 1 handled / 2 weak / 19 silent; after 22 handled / 0
 weak / 0 silent. By call: before 66 handled / 107 weak / 88 silent of 261 (``ch02.trained_count``
-did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 277 handled
-(15 calls were added with chapter 3's learning-rate rules, chapter 4's equal-PSNR runs,
-``cli.parallel_seconds``, ``Chapter.book_grids`` and the run table's finished-only datasets).
+did not exist yet; the calls of the new ``scaffold`` helpers count as weak there), after 280 handled
+(18 calls were added with chapter 3's learning-rate rules, chapter 4's equal-PSNR runs,
+``cli.parallel_seconds``, ``Chapter.book_grids``, the run table's finished-only datasets and the
+pages of chapters that cannot run here).
 """
 
 from __future__ import annotations
@@ -560,6 +561,13 @@ def book_calls_helpers(env: Env) -> list[Call]:
         raises("run_table(None)", lambda: book.run_table(None), "ds=None"),
         raises("run_table(dataset_sources not JSON)",
                lambda: book.run_table(xr.Dataset(attrs={"dataset_sources": "{oops"})), "dataset_sources"),
+        raises("unavailable_reason('nope.ipynb')", lambda: book.unavailable_reason("nope.ipynb", "smoke"),
+               "notebook='nope.ipynb'", "chapter notebook"),
+        raises("unavailable_reason(ch01, preset='big')",
+               lambda: book.unavailable_reason("notebooks/01_implicit_bias_norms.ipynb", "big"), "preset='big'"),
+        raises("write_unavailable_page(reason='')",
+               lambda: book.write_unavailable_page("notebooks/01_implicit_bias_norms.ipynb", env.mkdir() / "p.ipynb", ""),
+               "reason=''"),
         raises("run_table(finished_only_datasets a dict)",
                lambda: book.run_table(xr.Dataset(attrs={"finished_only_datasets": '{"a": 1}'})),
                "finished_only_datasets", "JSON list"),
@@ -892,7 +900,8 @@ KINDS: list[Kind] = [
          "freqkit status / book: bad results, presets", cli_calls_status_book),
     Kind("book-parameters", _f("book", "check_parameters"),
          "papermill parameters: unknown names, bad values", book_calls_parameters),
-    Kind("book-helpers", _f("book", "glue", "run_table", "tag_parameter_cells", "setup_notebook"),
+    Kind("book-helpers", _f("book", "glue", "run_table", "tag_parameter_cells", "setup_notebook",
+                            "unavailable_reason", "write_unavailable_page"),
          "glue formats, run_table input, notebooks, threads", book_calls_helpers),
     Kind("slurm-run-task", _f("slurm", "run_task"), "unknown chapter/preset/device; bad JSON; results",
          slurm_calls_run_task),

@@ -16,6 +16,8 @@ import nbformat
 import pytest
 import yaml
 
+from freqkit import book
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -314,3 +316,27 @@ def test_front_and_back_matter_build_without_warnings(tmp_path):
     log = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)  # no terminal colours
     problems = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
     assert proc.returncode == 0 and not problems, "\n".join(problems[:20]) or proc.stderr[-2000:]
+
+
+def test_a_chapter_without_data_or_runs_gets_a_page_that_says_why(tmp_path, monkeypatch) -> None:
+    import dataclasses
+
+    from freqkit.experiments import scaffold
+
+    ch06 = scaffold.chapters().get("ch06")
+    nodata = dataclasses.replace(ch06, check_data=lambda p, **kw: ({}, {"cifar10": "not on this machine"}))
+    monkeypatch.setitem(scaffold.CHAPTERS._items, "ch06", nodata)
+    monkeypatch.setenv("FREQKIT_RESULTS", str(tmp_path / "results"))
+    reason = book.unavailable_reason(ch06.notebook, "smoke")
+    assert "none of its data loads here" in reason and "cifar10: not on this machine" in reason
+    assert book.unavailable_reason(ROOT / ch06.notebook, "smoke") == reason  # absolute path, same chapter
+    out = tmp_path / "page.ipynb"
+    book.write_unavailable_page(ROOT / ch06.notebook, out, reason)
+    nb = nbformat.read(out, as_version=4)
+    assert [c.cell_type for c in nb.cells] == ["markdown", "markdown"]
+    assert nb.cells[0].source.startswith("# Chapter 6") and reason in nb.cells[1].source
+    assert book.unavailable_reason("notebooks/00_fourier_toolkit.ipynb", "smoke") == ""  # its data are here
+    with pytest.raises(ValueError, match="notebook='notebooks/nope.ipynb' is not allowed"):
+        book.unavailable_reason("notebooks/nope.ipynb", "smoke")
+    with pytest.raises(ValueError, match="reason='' is not allowed"):
+        book.write_unavailable_page(ROOT / ch06.notebook, out, "")

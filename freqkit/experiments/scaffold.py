@@ -743,6 +743,22 @@ class Chapter:
         })
         return ds
 
+    def unavailable(self, preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None) -> str:
+        """Why the chapter's notebook cannot run here at ``preset`` ("" when it can; nothing is run).
+
+        It cannot when one of its :attr:`book_grids` has no run to do: none of the
+        data loads here and no finished runs are in the results folder.
+        """
+        p = self.get_preset(preset)
+        out = self.results_dir(p, results_dir)
+        for grid in self.book_grids:
+            plan = self._plan(p, self._check_overrides(grid), out)
+            if not plan.configs:
+                reasons = {**plan.missing, **plan.skipped}
+                return (f"preset {self._preset_name(preset)!r}: none of its data loads here and no finished runs "
+                        f"are in {_show_dir(out)} ({'; '.join(f'{k}: {v}' for k, v in reasons.items())})")
+        return ""
+
     def status(self, preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None,
                **overrides: Any) -> dict[str, list[Path]]:
         """Run files of the grid :meth:`run` would use that are ``done`` and ``missing`` (nothing is run).
