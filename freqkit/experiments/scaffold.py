@@ -746,7 +746,7 @@ class Chapter:
     def unavailable(self, preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None) -> str:
         """Why the chapter's notebook cannot run here at ``preset`` ("" when it can; nothing is run).
 
-        It cannot when one of its :attr:`book_grids` has no run to do: none of the
+        It cannot when one of its ``book_grids`` has no run to do: none of the
         data loads here and no finished runs are in the results folder.
         """
         p = self.get_preset(preset)
