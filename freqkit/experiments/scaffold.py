@@ -609,7 +609,6 @@ class Chapter:
             cand = list(names)
             kept: list[str] = []
             skipped: dict[str, tuple[int, int]] = {}
-            unused: list[str] = []
             for name in missing:
                 own = part(name, cand)
                 done = sum(finished(k) for k in own)
@@ -619,15 +618,12 @@ class Chapter:
                 cand.remove(name)
                 if own:
                     skipped[name] = (done, len(own))
-                else:
-                    unused.append(name)
             finished_only: dict[str, int] = {}
             bad = []
             for name in kept:
                 own = part(name, cand)
                 if not own:  # the grid does not use it after all (removing it changes nothing)
                     cand.remove(name)
-                    unused.append(name)
                 elif all(finished(k) for k in own):
                     finished_only[name] = len(own)
                 else:
@@ -716,10 +712,9 @@ class Chapter:
         for note in plan.notes:
             print(note)
         if not plan.configs:
-            reasons = {**plan.missing, **plan.skipped}
             raise ValueError(
                 f"chapter {self.name}, preset {preset_name!r}: no runs to do — none of the "
-                f"data is available here ({'; '.join(f'{k}: {v}' for k, v in reasons.items())})")
+                f"data is available here ({plan.reasons()})")
 
         def run_one(config: Any) -> xr.Dataset:
             if sweep.run_key(config) in plan.finished_keys:  # its file was there a moment ago
@@ -754,9 +749,8 @@ class Chapter:
         for grid in self.book_grids:
             plan = self._plan(p, self._check_overrides(grid), out)
             if not plan.configs:
-                reasons = {**plan.missing, **plan.skipped}
                 return (f"preset {self._preset_name(preset)!r}: none of its data loads here and no finished runs "
-                        f"are in {_show_dir(out)} ({'; '.join(f'{k}: {v}' for k, v in reasons.items())})")
+                        f"are in {_show_dir(out)} ({plan.reasons()})")
         return ""
 
     def status(self, preset: str = "smoke", results_dir: str | os.PathLike[str] | None = None,
@@ -790,6 +784,10 @@ class _Plan:
     finished_keys: frozenset[str]     # run keys of those runs
     notes: list[str]
     missing: dict[str, str]           # every dataset that does not load here -> reason
+
+    def reasons(self) -> str:
+        """Why each dataset is not used, ``name: reason; ...`` (the skipped ones with their counts)."""
+        return "; ".join(f"{k}: {v}" for k, v in {**self.missing, **self.skipped}.items())
 
 
 def _show_dir(folder: Path) -> str:
