@@ -48,6 +48,7 @@ import xarray as xr
 from freqkit._validate import as_bool, as_int, as_real
 from freqkit.device import current_device, describe_device
 from freqkit.experiments.common import _UNITS_LONG_NAMES as _COMMON_UNITS
+from freqkit.experiments.common import trained_by_rule
 from freqkit.experiments.scaffold import (
     Chapter,
     _set_fields,
@@ -841,8 +842,6 @@ def claims_table(ds: xr.Dataset, *, low_band_accuracy: float = 0.95,
     """
     ds = _one_scaling(ds)
     if as_bool(trained_only, "trained_only"):
-        from freqkit.experiments.common import trained_by_rule
-
         ds = ds.assign(test_accuracy=ds.test_accuracy.where(trained_by_rule(ds)))
     s = gain_summary(ds)
     seed_gain = ds["test_accuracy"] - ds["test_accuracy"].sel(band="clean")
